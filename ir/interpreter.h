@@ -1,0 +1,39 @@
+// The float64 reference interpreter: slow, simple, obviously right. Every
+// backend is tested against it. All dtypes are held as doubles (i32 and bool
+// values are exact); results are rounded to the node's dtype only by Cast
+// and by F32 storage when `round_f32` is set.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+
+namespace grokjit::ir {
+
+struct Tensor64 {
+  Shape shape;
+  std::vector<double> data;  // row-major
+  Tensor64() = default;
+  Tensor64(Shape s, std::vector<double> d) : shape(std::move(s)), data(std::move(d)) {}
+  static Tensor64 zeros(Shape s) { auto n = num_elements(s); return Tensor64(std::move(s), std::vector<double>(static_cast<size_t>(n), 0.0)); }
+  double& operator[](size_t i) { return data[i]; }
+  double operator[](size_t i) const { return data[i]; }
+};
+
+using TensorMap = std::map<std::string, Tensor64>;
+
+struct InterpretResult {
+  TensorMap outputs;  // by Graph::outputs name
+  TensorMap updated;  // by the name of each updated Input: its new value
+};
+
+// Evaluates every node reachable from outputs and updates. Throws GraphError
+// if an input is missing or has the wrong shape, naming it.
+InterpretResult interpret(const Graph& g, const TensorMap& inputs);
+
+// Values of all nodes (index = NodeId); unreachable nodes are evaluated too.
+std::vector<Tensor64> interpret_all(const Graph& g, const TensorMap& inputs);
+
+}  // namespace grokjit::ir
