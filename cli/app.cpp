@@ -1,10 +1,64 @@
+// The grokjit command line: subcommands over the library. Every error a user
+// can cause arrives here as grokjit::Error and leaves with its exit code.
 #include "cli/app.h"
 
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "grokjit/build_config.h"
+#include "ir/error.h"
 
 namespace grokjit::cli {
-int run_main(int, char**) {
-  std::puts("grokjit: under construction");
-  return 0;
+
+int run_main(int argc, char** argv) {
+  CLI::App app{"grokjit: a JIT training engine for grokking and optimizer research"};
+  app.require_subcommand(0, 1);
+  bool version = false;
+  app.add_flag("--version", version, "print the version and build configuration");
+
+  TrainArgs train_args;
+  CLI::App* train = app.add_subcommand("train", "train a model spec until it groks");
+  add_train_options(*train, train_args);
+
+  GraphArgs graph_args;
+  CLI::App* graph = app.add_subcommand("graph", "print the train-step or eval graph of a spec (text, DOT or JSON)");
+  add_graph_options(*graph, graph_args);
+
+  CLI::App* doctor = app.add_subcommand("doctor", "what this machine and build offer: CPU features, LLVM, NVRTC, GPU");
+  bool doctor_json = false;
+  doctor->add_flag("--json", doctor_json, "machine-readable output");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : static_cast<int>(ExitCode::Usage);
+  }
+
+  try {
+    if (version) {
+      std::printf("grokjit %s (LLVM %s, NVRTC %s, %s)\n", GROKJIT_VERSION, GROKJIT_LLVM_VERSION,
+                  GROKJIT_HAVE_NVRTC ? GROKJIT_CUDA_VERSION : "off", GROKJIT_BUILD_TYPE);
+      return 0;
+    }
+    if (train->parsed()) return run_train(train_args);
+    if (graph->parsed()) return run_graph(graph_args);
+    if (doctor->parsed()) return run_doctor(doctor_json);
+    std::cout << app.help();
+    return 0;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "grokjit: error: %s\n", e.what());
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "grokjit: internal error: %s\n(please report this with the command you ran)\n", e.what());
+    return static_cast<int>(ExitCode::Failure);
+  }
 }
+
 }  // namespace grokjit::cli

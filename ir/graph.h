@@ -24,6 +24,8 @@ bool is_float(DType);
 using Shape = std::vector<int64_t>;
 int64_t num_elements(const Shape&);
 std::string shape_str(const Shape&);  // "[2,3,4]"
+std::string type_str(DType, const Shape&);  // "f32[2,3,4]"
+bool parse_dtype(std::string_view name, DType* out);  // inverse of dtype_name
 
 // X-macro list of every primitive op: (Name, arity, category).
 // arity -1 = variadic. Categories: Leaf, Unary, Binary, Compare, Ternary,
@@ -86,11 +88,12 @@ enum class Op : uint8_t {
 
 enum class OpCategory : uint8_t { Leaf, Unary, Binary, Compare, Ternary, Reduce, Movement, Contract, Index, Random };
 
-std::string_view op_name(Op);
+std::string_view op_name(Op);  // snake_case of the enum name: ReduceSum -> "reduce_sum"
 int op_arity(Op);  // -1 = variadic
 OpCategory op_category(Op);
 bool parse_op(std::string_view name, Op* out);
 std::vector<Op> all_ops();
+std::string_view op_category_name(OpCategory);  // "unary", ...
 
 // What an Input node stands for; the runtime binds buffers by role.
 enum class InputRole : uint8_t {
@@ -100,6 +103,7 @@ enum class InputRole : uint8_t {
   Scalar,  // per-step scalar hyper-inputs (lr, step, seed)
 };
 std::string_view role_name(InputRole);
+bool parse_role(std::string_view name, InputRole* out);  // inverse of role_name
 
 using NodeId = int32_t;
 
@@ -128,6 +132,11 @@ struct Attrs {
 //   (builders insert Broadcast). Binary ops need equal dtypes; compare ops
 //   produce Bool; Where(cond Bool, a, b). Cast converts to the node's dtype.
 //   And/Or/Not work on Bool. Sign(0) = 0. Relu'(0) = 0.
+//   Dtypes (op_rules.cpp): exp, log, sqrt, rsqrt, recip, sin, cos, silu,
+//   sigmoid, tanh, div, pow, matmul and random_uniform need float (there is
+//   no integer division rule to agree on); neg, abs, sign, relu, square, add,
+//   sub, mul, max, min, lt/le/gt/ge, reductions and scatter_add take i32 or
+//   float; eq/ne take any dtype. Max/Min pick a on ties.
 // - ReduceSum/ReduceMax over `axes`, keeping rank (reduced dims become 1).
 // - Broadcast: same rank, dims of size 1 repeated to the node's shape.
 // - Reshape: same element count, row-major order.
@@ -187,6 +196,10 @@ class Graph {
   std::vector<Output> outputs_;
   std::vector<Update> updates_;
 };
+
+// needed[i]: node i is an output, an update value, or is read (transitively)
+// by one. What an executor must evaluate; passes add the Inputs to keep.
+std::vector<bool> needed_nodes(const Graph& g);
 
 // A handle to a node, for builder code that reads like the math.
 class Value {

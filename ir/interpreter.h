@@ -1,7 +1,10 @@
 // The float64 reference interpreter: slow, simple, obviously right. Every
 // backend is tested against it. All dtypes are held as doubles (i32 and bool
-// values are exact); results are rounded to the node's dtype only by Cast
-// and by F32 storage when `round_f32` is set.
+// values are exact). F32 nodes are computed in float64 and never rounded to
+// float32 (not even by Cast): compare backends with a tolerance. I32
+// arithmetic wraps modulo 2^32; Cast to i32 truncates toward zero (throws if
+// out of range); Cast to bool is x != 0. Gather/ScatterAdd with an index out
+// of range throw an Error naming the node and the index.
 #pragma once
 
 #include <map>

@@ -11,6 +11,10 @@ enum class ModelKind { Transformer, TwoLayer };
 enum class OutputFn { Softmax, Stablemax, Sparsemax };  // + their losses (REFERENCE.md s.5)
 enum class Activation { Square, Relu };                 // 2-layer network
 enum class TwoLayerLoss { CenteredMse, CrossEntropy };
+// How RoPE pairs the head dimensions: RotateHalf pairs i with i + hd/2
+// (GPT-NeoX, Llama-HF, MLX traditional=false); Interleaved pairs 2i with
+// 2i + 1 (RoFormer, MLX traditional=true). Frequencies base^(-2i/hd) either way.
+enum class RopeStyle { RotateHalf, Interleaved };
 
 struct TransformerConfig {
   int64_t depth = 2;
@@ -20,6 +24,7 @@ struct TransformerConfig {
   double dropout = 0.2;          // train only, on the FFN hidden (REFERENCE.md s.2)
   bool rope = true;              // OPEN: default on
   double rope_base = 1e6;
+  RopeStyle rope_style = RopeStyle::RotateHalf;
   double norm_eps = 1e-5;
   bool causal = true;
 };

@@ -43,7 +43,20 @@ struct MuonConfig {
   // (classifier / the 2-layer V), "norm".
   std::vector<std::string> muon_groups = {"hidden"};
   AdamConfig aux_adam = {3e-4, 0.9, 0.95, 1e-10, 1.0};
+  bool aux_decoupled_decay = true;  // false: the auxiliary optimizer is Adam with coupled L2
 };
+
+// The Li2 variant's settings (REFERENCE.md s.4): momentum 0.99 without
+// Nesterov, no shape scale, its own Newton-Schulz coefficient schedule.
+// The variant field alone only selects the schedule; spec parsing applies
+// this preset so that "variant": "li2" means all of it.
+inline MuonConfig muon_li2_preset(MuonConfig base = {}) {
+  base.variant = MuonVariant::Li2;
+  base.momentum = 0.99;
+  base.nesterov = false;
+  base.scale = MuonScale::None;
+  return base;
+}
 
 struct GrokfastConfig {
   GradFilter kind = GradFilter::None;

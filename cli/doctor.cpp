@@ -1,0 +1,49 @@
+// grokjit doctor: what this machine and build offer, and why a GPU is not used.
+#include <llvm/TargetParser/Host.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "cli/commands.h"
+#include "grokjit/build_config.h"
+#include "runtime/cuda_probe.h"
+#include "runtime/knobs.h"
+
+namespace grokjit::cli {
+
+namespace {
+std::string interesting_cpu_features() {
+  std::string out;
+  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+  for (const char* f : {"avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512bf16", "avx512fp16", "amx-tile"})
+    if (features.lookup(f)) out += std::string(out.empty() ? "" : " ") + f;
+  return out.empty() ? "(none of avx2/fma/avx512)" : out;
+}
+}  // namespace
+
+int run_doctor(bool as_json) {
+  runtime::GpuProbe gpu = runtime::probe_gpu();
+  nlohmann::json j{
+      {"version", GROKJIT_VERSION},
+      {"build_type", GROKJIT_BUILD_TYPE},
+      {"cpu", llvm::sys::getHostCPUName().str()},
+      {"cpu_features", interesting_cpu_features()},
+      {"hardware_threads", std::thread::hardware_concurrency()},
+      {"llvm", GROKJIT_LLVM_VERSION},
+      {"nvrtc", GROKJIT_HAVE_NVRTC ? std::string(GROKJIT_CUDA_VERSION) : std::string("not built (CUDA toolkit not found)")},
+      {"gpu", gpu.usable},
+      {"gpu_reason", gpu.reason},
+      {"cache_dir", runtime::cache_dir()},
+  };
+  if (as_json) {
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  for (auto& [k, v] : j.items()) std::printf("%-17s %s\n", k.c_str(), v.is_string() ? v.get<std::string>().c_str() : v.dump().c_str());
+  std::printf("\nknobs (environment):\n%s", runtime::format_knob_help().c_str());
+  return 0;
+}
+
+}  // namespace grokjit::cli

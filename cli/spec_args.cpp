@@ -1,0 +1,50 @@
+// Options shared by spec-driven commands, and the --backend choice.
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "ir/error.h"
+#include "runtime/cpu_device.h"
+#include "runtime/cuda_probe.h"
+#include "runtime/knobs.h"
+#include "runtime/spec.h"
+
+namespace grokjit::cli {
+
+void add_spec_options(CLI::App& cmd, SpecArgs& args) {
+  cmd.add_option("spec", args.spec, "model spec (JSON); see docs/spec.md")->required();
+  cmd.add_option("--set", args.sets, "override a spec field: key.path=value (JSON value), repeatable");
+  cmd.add_option("--seed", args.seed, "override train.seed (init, shuffling, dropout)");
+  cmd.add_option("--backend", args.backend, "cpu | cuda | auto | reference (float64 interpreter); default GROKJIT_BACKEND or auto")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto", "reference"}));
+  cmd.add_option("--fusion", args.fusion, "on | off (one kernel per IR op); default GROKJIT_FUSION or on")
+      ->check(CLI::IsMember({"on", "off"}));
+}
+
+runtime::RunConfig load_run_config(const SpecArgs& args) {
+  std::vector<std::string> sets = args.sets;
+  if (args.seed) sets.push_back("train.seed=" + std::to_string(*args.seed));
+  return runtime::load_spec(args.spec, sets);
+}
+
+std::string effective_backend(const SpecArgs& args) {
+  return args.backend.empty() ? runtime::backend_setting() : args.backend;
+}
+
+bool effective_fusion(const SpecArgs& args) {
+  return args.fusion.empty() ? runtime::fusion_enabled() : args.fusion == "on";
+}
+
+std::unique_ptr<runtime::Device> make_device(const std::string& backend, bool verbose) {
+  if (backend == "reference") return runtime::make_reference_device();
+  if (backend == "cpu") return runtime::make_cpu_device(0);
+  runtime::GpuProbe gpu = runtime::probe_gpu();
+  if (backend == "cuda")
+    throw Error("--backend cuda: the CUDA backend is not built yet (issue 5); GPU probe: " + gpu.reason +
+                    ". Use --backend cpu.", ExitCode::Usage);
+  if (verbose)
+    std::fprintf(stderr, "grokjit: backend auto -> cpu (%s)\n",
+                 gpu.usable ? "a GPU is usable but the CUDA backend is not built yet" : gpu.reason.c_str());
+  return runtime::make_cpu_device(0);
+}
+
+}  // namespace grokjit::cli

@@ -1,0 +1,75 @@
+// Lowering: one fusion group of graph nodes -> one kernel IR Kernel.
+//
+// A group owns some nodes (reductions, matmuls, scatter-adds, and
+// elementwise/movement nodes that are materialized); every other non-input
+// node it reads is inlined: its value at an index is an expression of its
+// inputs' values at remapped indices. Movement ops are index remaps, so a
+// permute or broadcast never copies. Nodes owned by other groups, inputs and
+// dense constants are loads from their buffers.
+//
+// The group's members decide the loop nest:
+// - a ScatterAdd -> "S": parallel over column blocks, serial over indices
+// - a MatMul     -> "MM"/"BMM": parallel over output tiles, a Gemm statement
+//                   with the fused prologue (operand expressions) and
+//                   epilogue (stored members of the matmul's shape)
+// - reductions   -> "R": parallel over rows; per row, reductions in node
+//                   order (each a Reduce statement), then row-level stores,
+//                   then one loop over the row storing full-shape members
+// - otherwise    -> "E": parallel over rows of the flattened shape, a serial
+//                   inner loop over the trailing dims
+// A member can only be used at its own iteration point (a reduction at the
+// current row, a matmul at the current (m, n)); anything else fails with a
+// reason, which the scheduler reports as a rejected fusion.
+#pragma once
+
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "codegen/kernel_ir.h"
+#include "ir/graph.h"
+
+namespace grokjit::codegen {
+
+// Backend tuning that shapes the kernel IR (not its meaning).
+struct TargetInfo {
+  int vector_bytes = 32;  // native SIMD width (32 = AVX2, 64 = AVX-512)
+  int gemm_mr = 6;        // register tile rows of the matmul microkernel
+  int gemm_nr = 16;       // register tile columns
+  std::string name() const;  // part of cache keys: "v32-mr6-nr16"
+};
+
+struct LoweringFailure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// How the group sees the rest of the program.
+struct LowerContext {
+  const ir::Graph* graph = nullptr;
+  const std::vector<int>* owner = nullptr;  // per node: owning group, -1 = inline or leaf
+  // Program buffer a node is read from (inputs, dense constants, nodes owned
+  // by other groups).
+  std::function<int(ir::NodeId)> source;
+  // Program buffers a member is stored to; empty = not stored (internal).
+  std::function<std::vector<int>(ir::NodeId)> destinations;
+  // Element type and count of a program buffer, and a name for people.
+  std::function<std::string(int)> buffer_name;
+  TargetInfo target;
+};
+
+struct LoweredKernel {
+  Kernel kernel;
+  std::vector<int> args;  // program buffer of each kernel buffer
+};
+
+// Builds the kernel for the members (node ids, ascending) of group `group`.
+// Throws LoweringFailure with a reason when they do not fit one loop nest.
+LoweredKernel lower_group(const LowerContext& ctx, const std::vector<ir::NodeId>& members, int group);
+
+// True for ops that never need a kernel of their own when fused: elementwise,
+// movement, gather, iota, fill constants, random.
+bool is_inlinable(const ir::Node& n);
+bool is_dense_constant(const ir::Node& n);
+
+}  // namespace grokjit::codegen

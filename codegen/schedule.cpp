@@ -1,0 +1,308 @@
+#include "codegen/schedule.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+
+namespace grokjit::codegen {
+
+using ir::NodeId;
+using ir::Op;
+
+std::vector<bool> result_nodes(const ir::Graph& g) {
+  std::vector<bool> r(g.size(), false);
+  for (const auto& o : g.outputs()) r[static_cast<size_t>(o.node)] = true;
+  for (const auto& u : g.updates()) r[static_cast<size_t>(u.value)] = true;
+  return r;
+}
+
+std::vector<std::vector<NodeId>> owned_dependencies(const ir::Graph& g, const std::vector<bool>& owned) {
+  // frontier[n] for an inlined node: the owned nodes its value reads.
+  std::vector<std::vector<NodeId>> frontier(g.size()), deps(g.size());
+  auto merge_into = [](std::vector<NodeId>& dst, const std::vector<NodeId>& src) {
+    std::vector<NodeId> out;
+    std::set_union(dst.begin(), dst.end(), src.begin(), src.end(), std::back_inserter(out));
+    dst.swap(out);
+  };
+  for (size_t i = 0; i < g.size(); ++i) {
+    const ir::Node& n = g.nodes()[i];
+    std::vector<NodeId> reach;
+    for (NodeId in : n.inputs) {
+      if (owned[static_cast<size_t>(in)]) merge_into(reach, {in});
+      else merge_into(reach, frontier[static_cast<size_t>(in)]);
+    }
+    if (owned[i]) deps[i] = std::move(reach);
+    else frontier[i] = std::move(reach);
+  }
+  return deps;
+}
+
+namespace {
+
+bool is_anchor_op(Op op) {
+  return op == Op::ReduceSum || op == Op::ReduceMax || op == Op::MatMul || op == Op::ScatterAdd;
+}
+
+class Scheduler {
+ public:
+  Scheduler(const ir::Graph& g, const ScheduleOptions& o) : g_(g), opt_(o) {}
+
+  Schedule run() {
+    size_t n = g_.size();
+    roots_ = result_nodes(g_);
+    choose_owned();
+    deps_ = owned_dependencies(g_, owned_);
+    readers_.assign(n, {});
+    for (size_t i = 0; i < n; ++i)
+      for (NodeId d : deps_[i]) readers_[static_cast<size_t>(d)].push_back(static_cast<NodeId>(i));
+    s_.owner.assign(n, -1);
+    for (size_t i = 0; i < n; ++i)
+      if (owned_[i]) {
+        s_.owner[i] = static_cast<int>(s_.groups.size());
+        s_.groups.push_back({static_cast<NodeId>(i)});
+      }
+    if (opt_.fusion) {
+      fuse_vertically();
+      fuse_updates_horizontally();
+    }
+    return std::move(s_);
+  }
+
+ private:
+  const ir::Node& node(NodeId id) const { return g_.node(id); }
+
+  // ---- ownership
+  void choose_owned() {
+    size_t n = g_.size();
+    owned_.assign(n, false);
+    std::vector<int> consumers(n, 0);
+    for (const auto& nd : g_.nodes()) {
+      std::set<NodeId> distinct(nd.inputs.begin(), nd.inputs.end());
+      for (NodeId in : distinct) ++consumers[static_cast<size_t>(in)];
+    }
+    std::vector<int> cost(n, 0);  // recompute cost of an inlined node's expression
+    for (size_t i = 0; i < n; ++i) {
+      const ir::Node& nd = g_.nodes()[i];
+      if (nd.op == Op::Input || is_dense_constant(nd)) continue;
+      bool leaf_value = nd.op == Op::Constant || nd.op == Op::Iota;
+      bool view = ir::op_category(nd.op) == ir::OpCategory::Movement;
+      if (!opt_.fusion) {
+        owned_[i] = roots_[i] || !(leaf_value || view);
+        continue;
+      }
+      if (roots_[i] || is_anchor_op(nd.op) || !is_inlinable(nd)) {
+        owned_[i] = true;
+        continue;
+      }
+      int own = 0;
+      if (ir::op_category(nd.op) == ir::OpCategory::Unary || ir::op_category(nd.op) == ir::OpCategory::Binary) {
+        own = (nd.op == Op::Exp || nd.op == Op::Log || nd.op == Op::Sin || nd.op == Op::Cos || nd.op == Op::Silu ||
+               nd.op == Op::Sigmoid || nd.op == Op::Tanh || nd.op == Op::Pow)
+                  ? 8
+                  : 1;
+      } else if (nd.op == Op::RandomUniform) {
+        own = 4;
+      } else if (!view && !leaf_value) {
+        own = 1;
+      }
+      int total = own;
+      for (NodeId in : nd.inputs)
+        if (!owned_[static_cast<size_t>(in)]) total += cost[static_cast<size_t>(in)];
+      cost[i] = std::min(total, 1 << 20);
+      // Several readers and costly to recompute: compute once, store.
+      if (consumers[i] >= 2 && cost[i] >= 8) owned_[i] = true;
+    }
+  }
+
+  // ---- groups
+  std::string label(int group) const {
+    const auto& m = s_.groups[static_cast<size_t>(group)];
+    NodeId main = m.back();
+    for (NodeId id : m)
+      if (is_anchor_op(node(id).op)) { main = id; break; }
+    std::string r = "%" + std::to_string(main) + " " + std::string(ir::op_name(node(main).op));
+    if (m.size() > 1) r += " (+" + std::to_string(m.size() - 1) + ")";
+    return r;
+  }
+
+  std::set<int> producers(int group) const {
+    std::set<int> r;
+    for (NodeId id : s_.groups[static_cast<size_t>(group)])
+      for (NodeId d : deps_[static_cast<size_t>(id)]) {
+        int o = s_.owner[static_cast<size_t>(d)];
+        if (o != group) r.insert(o);
+      }
+    return r;
+  }
+
+  std::set<int> consumers(int group) const {
+    std::set<int> r;
+    for (NodeId id : s_.groups[static_cast<size_t>(group)])
+      for (NodeId rd : readers_[static_cast<size_t>(id)]) {
+        int o = s_.owner[static_cast<size_t>(rd)];
+        if (o != group) r.insert(o);
+      }
+    return r;
+  }
+
+  // Is `to` reachable from `from` through at least one other group?
+  bool indirect_path(int from, int to) const {
+    std::vector<int> stack;
+    std::set<int> seen;
+    for (int c : consumers(from))
+      if (c != to) stack.push_back(c);
+    while (!stack.empty()) {
+      int x = stack.back();
+      stack.pop_back();
+      if (!seen.insert(x).second) continue;
+      for (int c : consumers(x)) {
+        if (c == to) return true;
+        stack.push_back(c);
+      }
+    }
+    return false;
+  }
+
+  bool reachable(int from, int to) const {
+    std::vector<int> stack{from};
+    std::set<int> seen;
+    while (!stack.empty()) {
+      int x = stack.back();
+      stack.pop_back();
+      if (x == to) return true;
+      if (!seen.insert(x).second) continue;
+      for (int c : consumers(x)) stack.push_back(c);
+    }
+    return false;
+  }
+
+  // Lowers the union of groups a and b (owners as if merged into b); returns
+  // "" when it fits one kernel, else the reason.
+  std::string try_merge(int a, int b) {
+    std::vector<int> owner = s_.owner;
+    std::vector<NodeId> members = s_.groups[static_cast<size_t>(b)];
+    for (NodeId id : s_.groups[static_cast<size_t>(a)]) {
+      owner[static_cast<size_t>(id)] = b;
+      members.push_back(id);
+    }
+    std::sort(members.begin(), members.end());
+    LowerContext ctx;
+    ctx.graph = &g_;
+    ctx.owner = &owner;
+    ctx.target = opt_.target;
+    const size_t n = g_.size();
+    ctx.source = [](NodeId id) { return static_cast<int>(id); };
+    ctx.destinations = [&](NodeId id) -> std::vector<int> {
+      bool stored = roots_[static_cast<size_t>(id)];
+      for (NodeId r : readers_[static_cast<size_t>(id)])
+        if (owner[static_cast<size_t>(r)] != owner[static_cast<size_t>(id)]) stored = true;
+      if (!stored) return {};
+      return {static_cast<int>(n + static_cast<size_t>(id))};
+    };
+    ctx.buffer_name = [](int b) { return "b" + std::to_string(b); };
+    try {
+      lower_group(ctx, members, b);
+      return "";
+    } catch (const LoweringFailure& e) {
+      return e.what();
+    }
+  }
+
+  void merge(int a, int b) {
+    s_.fused.push_back("fused " + label(a) + " into " + label(b));
+    auto& dst = s_.groups[static_cast<size_t>(b)];
+    for (NodeId id : s_.groups[static_cast<size_t>(a)]) {
+      s_.owner[static_cast<size_t>(id)] = b;
+      dst.push_back(id);
+    }
+    std::sort(dst.begin(), dst.end());
+    s_.groups[static_cast<size_t>(a)].clear();
+  }
+
+  void reject(int a, int b, const std::string& why) {
+    s_.rejected.push_back("not fused " + label(a) + " into " + label(b) + ": " + why);
+  }
+
+  bool has_op(int group, Op op) const {
+    for (NodeId id : s_.groups[static_cast<size_t>(group)])
+      if (node(id).op == op) return true;
+    return false;
+  }
+
+  void fuse_vertically() {
+    for (size_t c = 0; c < s_.groups.size(); ++c) {
+      int C = static_cast<int>(c);
+      std::set<std::pair<int, size_t>> tried;  // (producer, size of C when tried)
+      for (bool merged = true; merged && !s_.groups[c].empty();) {
+        merged = false;
+        std::vector<int> ps(producers(C).begin(), producers(C).end());
+        std::sort(ps.begin(), ps.end(), [&](int x, int y) {
+          return s_.groups[static_cast<size_t>(x)].back() > s_.groups[static_cast<size_t>(y)].back();
+        });
+        for (int P : ps) {
+          if (!tried.insert({P, s_.groups[c].size()}).second) continue;
+          if (has_op(P, Op::ScatterAdd) || has_op(C, Op::ScatterAdd)) {
+            reject(P, C, "a scatter_add kernel holds nothing else");
+            continue;
+          }
+          if (indirect_path(P, C)) {
+            reject(P, C, "another kernel runs between them (fusing would make a cycle)");
+            continue;
+          }
+          std::string why = try_merge(P, C);
+          if (!why.empty()) {
+            reject(P, C, why);
+            continue;
+          }
+          merge(P, C);
+          merged = true;
+          break;
+        }
+      }
+    }
+  }
+
+  void fuse_updates_horizontally() {
+    std::vector<bool> update_value(g_.size(), false);
+    for (const auto& u : g_.updates()) update_value[static_cast<size_t>(u.value)] = true;
+    auto is_update_group = [&](int G) {
+      const auto& m = s_.groups[static_cast<size_t>(G)];
+      if (m.empty()) return false;
+      bool any = false;
+      for (NodeId id : m) {
+        if (is_anchor_op(node(id).op)) return false;
+        any = any || update_value[static_cast<size_t>(id)];
+      }
+      return any;
+    };
+    auto shape_of = [&](int G) { return node(s_.groups[static_cast<size_t>(G)].front()).shape; };
+    for (size_t a = 0; a < s_.groups.size(); ++a) {
+      if (!is_update_group(static_cast<int>(a))) continue;
+      for (size_t b = a + 1; b < s_.groups.size(); ++b) {
+        int A = static_cast<int>(a), B = static_cast<int>(b);
+        if (!is_update_group(B) || ir::num_elements(shape_of(A)) != ir::num_elements(shape_of(B))) continue;
+        if (reachable(A, B) || reachable(B, A)) continue;
+        std::string why = try_merge(A, B);
+        if (!why.empty()) {
+          reject(A, B, why);
+          continue;
+        }
+        merge(A, B);
+        break;  // A is gone; B carries on collecting later groups
+      }
+    }
+  }
+
+  const ir::Graph& g_;
+  ScheduleOptions opt_;
+  std::vector<bool> roots_, owned_;
+  std::vector<std::vector<NodeId>> deps_, readers_;
+  Schedule s_;
+};
+
+}  // namespace
+
+Schedule schedule_graph(const ir::Graph& g, const ScheduleOptions& options) { return Scheduler(g, options).run(); }
+
+}  // namespace grokjit::codegen

@@ -1,0 +1,40 @@
+#include "models/two_layer.h"
+
+#include <string>
+
+#include "ir/builder.h"
+#include "ir/error.h"
+#include "models/layers.h"
+
+namespace grokjit::models {
+
+using ir::Value;
+
+std::vector<ParamSpec> two_layer_param_specs(const TwoLayerConfig& cfg, int64_t operands, int64_t classes) {
+  if (cfg.hidden <= 0 || operands <= 0 || classes <= 0)
+    throw Error("2-layer network: hidden (" + std::to_string(cfg.hidden) + "), operands (" + std::to_string(operands) +
+                    ") and classes (" + std::to_string(classes) + ") must be positive",
+                ExitCode::Usage);
+  const int64_t K = cfg.hidden;
+  return {
+      {"W", {K, 2 * operands}, "hidden", Init::UniformFanIn, 2 * operands, cfg.init_scale},
+      {"V", {classes, K}, "head", Init::UniformFanIn, K, cfg.init_scale},
+  };
+}
+
+ir::Value two_layer_outputs(const TwoLayerConfig& cfg, const ParamValues& params, Value a, Value b, int64_t operands) {
+  Value W = param(params, "W");
+  Value x = ir::concat({ir::one_hot(a, operands, W.dtype()), ir::one_hot(b, operands, W.dtype())}, 1);  // [B, 2M]
+  Value h = linear(x, W);
+  h = cfg.activation == Activation::Square ? ir::square(h) : ir::relu(h);
+  return linear(h, param(params, "V"));
+}
+
+ir::Value centered_mse_rows(Value outputs, Value labels) {
+  const int64_t C = outputs.dim(1);
+  Value centred = outputs - ir::mean(outputs, {1}, /*keepdims=*/true);
+  Value target = ir::one_hot(labels, C, outputs.dtype()) - 1.0 / static_cast<double>(C);
+  return ir::sum(ir::square(centred - target), {1});
+}
+
+}  // namespace grokjit::models

@@ -1,0 +1,73 @@
+#include "optimizers/optimizer.h"
+
+#include <algorithm>
+
+#include "ir/builder.h"
+#include "ir/error.h"
+#include "optimizers/filters.h"
+
+namespace grokjit::optimizers {
+
+using ir::Value;
+
+bool uses_muon(const OptimizerConfig& cfg, const std::string& group) {
+  const auto& groups = cfg.muon.muon_groups;
+  return cfg.kind == OptimizerKind::Muon && std::find(groups.begin(), groups.end(), group) != groups.end();
+}
+
+namespace {
+
+void check_params(std::span<const ParamGrad> params) {
+  for (const ParamGrad& p : params)
+    if (p.param.shape() != p.grad.shape() || p.param.dtype() != p.grad.dtype())
+      throw Error("optimizer: gradient of '" + p.name + "' is " + ir::type_str(p.grad.dtype(), p.grad.shape()) +
+                  ", the parameter is " + ir::type_str(p.param.dtype(), p.param.shape()));
+}
+
+std::vector<Value> filtered_gradients(StateStore& state, const OptimizerConfig& cfg, std::span<const ParamGrad> params,
+                                      const StepInputs& step) {
+  std::vector<Value> grads;
+  for (const ParamGrad& p : params) grads.push_back(p.grad);
+  if (cfg.grad_clip > 0.0) grads = clip_global_norm(grads, cfg.grad_clip);
+  if (cfg.orthogonal_grad)
+    for (size_t i = 0; i < params.size(); ++i) grads[i] = orthogonal_gradient(params[i].param, grads[i]);
+  switch (cfg.grokfast.kind) {
+    case GradFilter::None: break;
+    case GradFilter::GrokfastEma:
+      for (size_t i = 0; i < params.size(); ++i)
+        grads[i] = grokfast_ema(state, params[i].name, grads[i], cfg.grokfast, step);
+      break;
+    case GradFilter::GrokfastMa: {
+      Value slot = grokfast_ma_slot(state, cfg.grokfast);
+      for (size_t i = 0; i < params.size(); ++i)
+        grads[i] = grokfast_ma(state, params[i].name, grads[i], slot, cfg.grokfast, step);
+      break;
+    }
+  }
+  return grads;
+}
+
+Value updated_param(StateStore& state, const OptimizerConfig& cfg, const ParamGrad& p, Value g, const StepInputs& step) {
+  switch (cfg.kind) {
+    case OptimizerKind::AdamW: return adam_update(state, p.name, p.param, g, cfg.adam, /*decoupled=*/true, step);
+    case OptimizerKind::Adam: return adam_update(state, p.name, p.param, g, cfg.adam, /*decoupled=*/false, step);
+    case OptimizerKind::Sgd: return sgd_update(state, p.name, p.param, g, cfg.sgd, step);
+    case OptimizerKind::Muon:
+      if (uses_muon(cfg, p.group)) return muon_update(state, p.name, p.param, g, cfg.muon, step);
+      return adam_update(state, p.name, p.param, g, cfg.muon.aux_adam, cfg.muon.aux_decoupled_decay, step);
+  }
+  throw Error("unknown optimizer kind");
+}
+
+}  // namespace
+
+std::vector<StateSpec> build_optimizer_update(ir::Graph& g, const OptimizerConfig& cfg,
+                                              std::span<const ParamGrad> params, const StepInputs& step) {
+  check_params(params);
+  StateStore state(g);
+  std::vector<Value> grads = filtered_gradients(state, cfg, params, step);
+  for (size_t i = 0; i < params.size(); ++i) ir::update(params[i].param, updated_param(state, cfg, params[i], grads[i], step));
+  return state.specs();
+}
+
+}  // namespace grokjit::optimizers

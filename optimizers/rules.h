@@ -1,0 +1,64 @@
+// Per-tensor update rules: each takes a parameter, its (filtered) gradient and
+// the step inputs, creates its state in a StateStore and returns the new
+// parameter value. Formulas follow PyTorch's implementations (Adam, AdamW,
+// SGD) and Keller Jordan's Muon (shared/REFERENCE.md s.4).
+//
+// Step-dependent values (bias corrections) are computed in-graph from the
+// i32 "step" input (1-based) in float64, then cast to the parameter's dtype;
+// lr = configured lr * "lr_scale" (f32 []), so schedules never recompile.
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "optimizers/config.h"
+#include "optimizers/state.h"
+
+namespace grokjit::optimizers {
+
+struct StepInputs {
+  ir::Value step;      // i32 [], 1-based global step
+  ir::Value lr_scale;  // f32 [], multiplies every configured lr
+};
+
+// Adam: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+// p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
+// decoupled (AdamW): first p *= 1 - lr * wd. Coupled (Adam): g += wd * p.
+// State: opt.<name>.m, opt.<name>.v.
+ir::Value adam_update(StateStore& state, const std::string& name, ir::Value p, ir::Value g, const AdamConfig& cfg,
+                      bool decoupled, const StepInputs& step);
+
+// SGD with momentum (PyTorch, dampening 0): b = mu b + g; d = nesterov ?
+// g + mu b : b; p -= lr d. Decay coupled (g += wd p) or decoupled
+// (p *= 1 - lr wd). State opt.<name>.momentum when momentum != 0.
+ir::Value sgd_update(StateStore& state, const std::string& name, ir::Value p, ir::Value g, const SgdConfig& cfg,
+                     const StepInputs& step);
+
+struct NsCoefficients {
+  double a, b, c;
+};
+
+// The per-iteration Newton-Schulz coefficients of a Muon config: Reference:
+// ns_steps x (3.4445, -4.7750, 2.0315); Li2: its five triples in order (an
+// iteration past the fifth reuses the fifth).
+std::vector<NsCoefficients> ns_schedule(const MuonConfig& cfg);
+
+// Orthogonalizes a 2-D u: X = u (transposed when rows > cols);
+// X /= ||X||_F + eps; per iteration A = X X^T, X = a X + (b A + c A A) X;
+// transposed back. Computed in u's dtype.
+ir::Value newton_schulz(ir::Value u, std::span<const NsCoefficients> schedule, double eps);
+
+// Output scale of a [rows, cols] update: ShapeRatio sqrt(max(1, rows/cols)),
+// MatchRmsAdamw 0.2 sqrt(max(rows, cols)), None 1.
+double muon_scale(MuonScale rule, int64_t rows, int64_t cols);
+
+// Muon on a 2-D weight (rows = output features): m = beta m + (1-beta) g;
+// u = nesterov ? (1-beta) g + beta m : m; O = scale * NS(u);
+// p = p * (1 - lr wd) - lr O. State opt.<name>.momentum.
+// Throws grokjit::Error naming the parameter unless p is 2-D.
+ir::Value muon_update(StateStore& state, const std::string& name, ir::Value p, ir::Value g, const MuonConfig& cfg,
+                      const StepInputs& step);
+
+}  // namespace grokjit::optimizers

@@ -1,0 +1,68 @@
+// The grokking training loop: one compiled train-step program and one eval
+// program, replayed epoch after epoch, with metrics, checkpoints and resume.
+//
+// Output directory layout (all written atomically or appended line by line):
+//   metrics.jsonl     one JSON object per evaluated epoch
+//   summary.json      memorization and grokking epochs, the resolved config
+//   checkpoint.safetensors  params + optimizer state + loop position
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "runtime/device.h"
+#include "runtime/step_graph.h"
+#include "runtime/train_config.h"
+#include "tasks/dataset.h"
+
+namespace grokjit::runtime {
+
+struct TrainOptions {
+  std::string out_dir = "runs/run";
+  bool fusion = true;
+  bool resume = false;       // continue from out_dir/checkpoint.safetensors
+  bool progress = true;      // progress bar on a terminal, plain lines otherwise
+  bool quiet = false;        // no per-epoch output at all
+  // Called after each epoch's metrics line is written (tests stop runs early
+  // through it to exercise resume). Return false to stop like SIGINT does.
+  std::function<bool(int64_t epoch)> after_epoch;
+};
+
+struct EpochMetrics {
+  int64_t epoch = 0;          // counts from 1
+  int64_t step = 0;           // optimizer steps so far
+  double train_loss = 0, train_acc = 0;                  // eval mode over the training set
+  double train_loss_running = 0, train_acc_running = 0;  // train mode, averaged over the epoch's batches
+  double val_loss = 0, val_acc = 0;
+  double softmax_collapse = 0;  // share of training rows whose softmax collapsed (REFERENCE.md s.6)
+  double zero_loss = 0;         // share of training rows with loss exactly 0
+  double val_margin = 0;        // mean logit margin on the validation set
+  double step_ms_median = 0;
+  double epoch_seconds = 0;
+};
+
+struct TrainSummary {
+  std::optional<int64_t> memorization_epoch;  // first epoch with train acc >= memorize threshold
+  std::optional<int64_t> grokking_epoch;      // first epoch >= memorization with val acc >= grok threshold
+  bool censored = true;                       // never grokked within max_epochs
+  bool interrupted = false;
+  int64_t epochs_run = 0;
+  int64_t steps = 0;
+  EpochMetrics last;
+  double wall_seconds = 0;
+  double step_ms_median = 0;
+  size_t train_kernels = 0, eval_kernels = 0;
+  double compile_seconds = 0;
+};
+
+// The shapes the step graphs are built for: batch_size rows per step (0 =
+// the whole training set, full batch), the dataset's token and label ranges.
+DataShape data_shape(const RunConfig& config, const tasks::Dataset& data, const tasks::Split& split);
+
+// Runs (or resumes) a training run. Throws grokjit::Error: ExitCode::Diverged
+// on NaN/Inf loss (the last good checkpoint is kept), Io on a bad checkpoint.
+TrainSummary train(const RunConfig& config, Device& device, const TrainOptions& options);
+
+}  // namespace grokjit::runtime

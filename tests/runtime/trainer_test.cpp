@@ -1,0 +1,173 @@
+// The training loop on the float64 reference device with a tiny model:
+// resume equals uninterrupted, NaN stops the run and keeps the checkpoint,
+// bad checkpoints are rejected by name, padded batches are weighted right.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "ir/error.h"
+#include "runtime/spec.h"
+#include "runtime/trainer.h"
+
+namespace grokjit::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// add mod 7 (49 rows, 34 train): 3 batches of 16 per epoch, the last padded.
+RunConfig tiny_config(const std::string& optimizer = "adamw", double lr = 1e-2) {
+  json spec = {
+      {"name", "tiny"},
+      {"task", {{"kind", "add"}, {"p", 7}, {"train_fraction", 0.7}}},
+      {"model", {{"transformer", {{"depth", 1}, {"d_model", 8}, {"heads", 2}, {"dropout", 0.1}}}}},
+      {"optimizer", {{"kind", optimizer}}},
+      {"train", {{"batch_size", 16}, {"max_epochs", 4}, {"seed", 3}, {"checkpoint_every", 0}}}};
+  if (optimizer == "adamw") spec["optimizer"]["adam"] = {{"lr", lr}};
+  if (optimizer == "muon") spec["optimizer"]["muon"] = {{"lr", lr}};
+  return parse_spec(spec, "tiny");
+}
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / ("grokjit_trainer_test_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  return dir;
+}
+
+// Metric lines without the wall-clock fields.
+std::vector<json> metric_lines(const fs::path& dir) {
+  std::vector<json> out;
+  std::ifstream in(dir / "metrics.jsonl");
+  std::string line;
+  while (std::getline(in, line)) {
+    json j = json::parse(line);
+    j.erase("step_ms");
+    j.erase("epoch_s");
+    out.push_back(j);
+  }
+  return out;
+}
+
+TrainOptions quiet_options(const fs::path& dir) {
+  TrainOptions o;
+  o.out_dir = dir.string();
+  o.quiet = true;
+  return o;
+}
+
+class TrainerTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(TrainerTest, ResumedRunEqualsUninterruptedRun) {
+  RunConfig config = tiny_config(GetParam(), GetParam() == "muon" ? 0.02 : 1e-2);
+  auto device = make_reference_device();
+
+  fs::path full = fresh_dir("full_" + GetParam());
+  train(config, *device, quiet_options(full));
+
+  fs::path split = fresh_dir("split_" + GetParam());
+  TrainOptions first = quiet_options(split);
+  first.after_epoch = [](int64_t epoch) { return epoch < 2; };
+  TrainSummary s1 = train(config, *device, first);
+  EXPECT_TRUE(s1.interrupted);
+  EXPECT_EQ(s1.epochs_run, 2);
+  TrainOptions second = quiet_options(split);
+  second.resume = true;
+  TrainSummary s2 = train(config, *device, second);
+  EXPECT_FALSE(s2.interrupted);
+
+  std::vector<json> a = metric_lines(full), b = metric_lines(split);
+  ASSERT_EQ(a.size(), 4u);
+  ASSERT_EQ(b.size(), 4u);
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].dump(), b[i].dump()) << "epoch " << i + 1;
+  fs::remove_all(full);
+  fs::remove_all(split);
+}
+
+INSTANTIATE_TEST_SUITE_P(Optimizers, TrainerTest, ::testing::Values("adamw", "muon"));
+
+TEST(Trainer, WritesSummaryWithCriterionAndConfig) {
+  fs::path dir = fresh_dir("summary");
+  auto device = make_reference_device();
+  TrainSummary s = train(tiny_config(), *device, quiet_options(dir));
+  EXPECT_EQ(s.epochs_run, 4);
+  EXPECT_EQ(s.steps, 4 * 3);  // ceil(34 / 16) = 3 steps per epoch
+  json summary = json::parse(std::ifstream(dir / "summary.json"));
+  EXPECT_EQ(summary["criterion"]["train_acc_source"], "eval");
+  EXPECT_EQ(summary["train_rows"], 34);
+  EXPECT_EQ(summary["val_rows"], 15);
+  EXPECT_EQ(summary["config"]["task"]["p"], 7);
+  EXPECT_TRUE(fs::exists(dir / "checkpoint.safetensors"));
+  fs::remove_all(dir);
+}
+
+TEST(Trainer, NanLossStopsWithDivergedAndKeepsLastCheckpoint) {
+  fs::path dir = fresh_dir("nan");
+  auto device = make_reference_device();
+  RunConfig good = tiny_config();
+  good.train.max_epochs = 1;
+  train(good, *device, quiet_options(dir));
+  std::ifstream before_in(dir / "checkpoint.safetensors", std::ios::binary);
+  std::string before((std::istreambuf_iterator<char>(before_in)), {});
+
+  RunConfig bad = tiny_config("adamw", 1e30);  // overflows to Inf/NaN within a few steps
+  bad.optimizer.adam.eps = 0;
+  bad.optimizer.adam.weight_decay = 0;
+  try {
+    train(bad, *device, quiet_options(dir));
+    FAIL() << "expected a Diverged error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::Diverged);
+    const std::string what = e.what();
+    EXPECT_TRUE(what.find("loss became NaN") != std::string::npos || what.find("loss became Inf") != std::string::npos)
+        << what;
+  }
+  std::ifstream after_in(dir / "checkpoint.safetensors", std::ios::binary);
+  std::string after((std::istreambuf_iterator<char>(after_in)), {});
+  EXPECT_EQ(before, after) << "the last good checkpoint must survive";
+  fs::remove_all(dir);
+}
+
+TEST(Trainer, ResumeFromCorruptCheckpointNamesTheFile) {
+  fs::path dir = fresh_dir("corrupt");
+  auto device = make_reference_device();
+  RunConfig config = tiny_config();
+  config.train.max_epochs = 1;
+  train(config, *device, quiet_options(dir));
+  fs::resize_file(dir / "checkpoint.safetensors", fs::file_size(dir / "checkpoint.safetensors") / 2);
+  TrainOptions o = quiet_options(dir);
+  o.resume = true;
+  try {
+    train(config, *device, o);
+    FAIL() << "expected an Io error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::Io);
+    EXPECT_NE(std::string(e.what()).find("checkpoint.safetensors"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
+}
+
+TEST(Trainer, ResumeWithADifferentConfigIsRefused) {
+  fs::path dir = fresh_dir("otherconfig");
+  auto device = make_reference_device();
+  RunConfig config = tiny_config();
+  config.train.max_epochs = 1;
+  train(config, *device, quiet_options(dir));
+  RunConfig other = config;
+  other.optimizer.adam.lr = 0.5;
+  TrainOptions o = quiet_options(dir);
+  o.resume = true;
+  try {
+    train(other, *device, o);
+    FAIL() << "expected a Usage error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::Usage);
+    EXPECT_NE(std::string(e.what()).find("different config"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace grokjit::runtime
