@@ -13,6 +13,7 @@
 //   gather/scatter indices, casts from ints) are cut.
 #include "ir/autodiff.h"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 
@@ -150,8 +151,11 @@ std::vector<bool> depends_on_wrt(const Graph& g, NodeId last, std::span<const Va
   std::vector<bool> depends(static_cast<size_t>(last) + 1, false);
   for (Value w : wrt)
     if (w.id() <= last) depends[static_cast<size_t>(w.id())] = true;
-  for (NodeId i = 0; i <= last; ++i)
-    for (NodeId in : g.node(i).inputs) depends[static_cast<size_t>(i)] = depends[static_cast<size_t>(i)] || depends[static_cast<size_t>(in)];
+  for (NodeId i = 0; i <= last; ++i) {
+    auto reads_wrt = [&](NodeId in) { return depends[static_cast<size_t>(in)]; };
+    const std::vector<NodeId>& ins = g.node(i).inputs;
+    if (std::any_of(ins.begin(), ins.end(), reads_wrt)) depends[static_cast<size_t>(i)] = true;
+  }
   return depends;
 }
 

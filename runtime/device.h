@@ -40,6 +40,7 @@ struct KernelInfo {
   double flops = 0;
   double bytes_read = 0;
   double bytes_written = 0;
+  std::string launch;           // loop nest: "parallel 2048 x (reduce 99, loop 99)" (CPU)
 };
 
 struct ProgramStats {
@@ -48,6 +49,9 @@ struct ProgramStats {
   double compile_seconds = 0;
   size_t cache_hits = 0, cache_misses = 0;
   std::vector<KernelInfo> kernel_info;
+  double plan_seconds = 0;      // scheduling, lowering, memory plan (part of compile_seconds)
+  double llvm_seconds = 0;      // LLVM O3 + codegen of the kernels not found in a cache
+  size_t threads = 1;           // threads the program runs on
 };
 
 class Program {

@@ -287,7 +287,16 @@ std::string closest_name(std::string_view word, const std::vector<std::string>& 
       best_distance = distance;
     }
   }
-  return best;
+  if (!best.empty()) return best;
+  // An abbreviation or a longer spelling ("addition" for "add"): one name of
+  // at least 3 characters that starts the other.
+  for (const std::string& candidate : candidates) {
+    const std::string name = normalized_name(candidate);
+    const bool abbreviates = name.size() >= 3 && target.size() >= 3 &&
+                             (target.starts_with(name) || name.starts_with(target));
+    if (abbreviates) return candidate;
+  }
+  return "";
 }
 
 int debug_level() { return static_cast<int>(knob_int(knob::kDebug)); }

@@ -341,7 +341,7 @@ T read_value(const json& value, const Path& path, const Rule& rule, std::string_
     const std::string text = value.get<std::string>();
     if (const auto parsed = enum_from_name<T>(text)) return *parsed;
     const std::string guess = closest_name(text, enum_names<T>());
-    fail(source, path, "'" + text + "' is not allowed" + (guess.empty() ? "" : "; did you mean '" + guess + "'?") +
+    fail(source, path, "'" + text + "' is not allowed" + (guess.empty() ? ";" : "; did you mean '" + guess + "'?") +
                            " allowed: " + allowed);
   } else if constexpr (is_integer_list<T>) {
     if (!value.is_array()) expected("a list of integers");

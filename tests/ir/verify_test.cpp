@@ -85,6 +85,10 @@ TEST(Verify, AttributesAreChecked) {
   s.add(sl);
   expect_error([&] { verify(s); }, {"slice(%0: f32[2,3]) -> f32[2,2]", "does not fit"});
 
+  Graph b = two_inputs();
+  b.add({Op::Broadcast, DType::F32, {-1, 3}, {1}, {}});
+  expect_error([&] { verify(b); }, {"broadcast(%1: f32[3]) -> f32[-1,3]", "negative dim"});
+
   Graph c;
   Node bad_const{Op::Constant, DType::I32, {2}, {}, {}};
   bad_const.attrs.data = {1, 2.5};

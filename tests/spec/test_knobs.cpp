@@ -189,6 +189,8 @@ TEST(ClosestName, FindsLikelyTypos) {
   EXPECT_EQ(closest_name("lrr", {"lr", "momentum"}), "lr");
   EXPECT_EQ(closest_name("Weight-Decay", {"weight_decay", "eps"}), "weight_decay");
   EXPECT_EQ(closest_name("xyz", {"lr", "momentum"}), "");
+  EXPECT_EQ(closest_name("division", {"add", "div"}), "div");  // a longer spelling
+  EXPECT_EQ(closest_name("ref", {"cpu", "reference"}), "reference");  // an abbreviation
 }
 
 }  // namespace

@@ -130,6 +130,8 @@ TEST(Spec, EnumValuesAreLowercaseNamesWithSuggestions) {
                   "/optimizer/kind: 'adam_w' is not allowed; did you mean 'adamw'? allowed: adamw, adam, sgd, muon");
   EXPECT_CONTAINS(usage_error(R"({"model": {"output": "Softmax"}})"), "did you mean 'softmax'?");
   EXPECT_CONTAINS(usage_error(R"({"task": {"kind": 3}})"), "/task/kind: expected one of add, sub, mul, div");
+  EXPECT_CONTAINS(usage_error(R"({"task": {"kind": "addition"}})"), "'addition' is not allowed; did you mean 'add'?");
+  EXPECT_CONTAINS(usage_error(R"({"task": {"kind": "zzz"}})"), "'zzz' is not allowed; allowed: add, sub");
 }
 
 TEST(Spec, CrossFieldProblemsNameTheField) {

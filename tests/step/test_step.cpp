@@ -11,6 +11,7 @@
 #include "ir/interpreter.h"
 #include "ir/verify.h"
 #include "models/params.h"
+#include "optimizers/config.h"
 #include "runtime/step_graph.h"
 
 namespace grokjit::runtime {
@@ -249,7 +250,55 @@ TEST(StepGraphs, WholeModelGradientMatchesFiniteDifferences) {
   RunConfig stable = tiny_transformer();
   stable.model.output = models::OutputFn::Stablemax;
   expect_gradient_matches_fd(stable, kTransformerShape, false);
+  RunConfig deeper = tiny_transformer();
+  deeper.model.transformer.depth = 2;
+  expect_gradient_matches_fd(deeper, kTransformerShape, false);
   expect_gradient_matches_fd(tiny_two_layer(), {3, 0, 0, 7, 7}, true);
+}
+
+// Every model, output function, optimizer and filter option builds a graph
+// that verifies and runs one finite step.
+TEST(StepGraphs, EveryOptionBuildsVerifiesAndRuns) {
+  using optimizers::GradFilter;
+  using optimizers::OptimizerKind;
+  std::vector<RunConfig> configs;
+  for (auto output : {models::OutputFn::Softmax, models::OutputFn::Stablemax, models::OutputFn::Sparsemax})
+    for (auto kind : {OptimizerKind::AdamW, OptimizerKind::Adam, OptimizerKind::Sgd, OptimizerKind::Muon}) {
+      RunConfig cfg = tiny_transformer(kind);
+      cfg.model.output = output;
+      configs.push_back(cfg);
+    }
+  for (auto filter : {GradFilter::GrokfastEma, GradFilter::GrokfastMa}) {
+    RunConfig cfg = tiny_transformer(OptimizerKind::Muon);
+    cfg.optimizer.grokfast.kind = filter;
+    cfg.optimizer.grokfast.window = 3;
+    cfg.optimizer.orthogonal_grad = true;
+    cfg.optimizer.grad_clip = 1.0;
+    configs.push_back(cfg);
+  }
+  RunConfig li2 = tiny_two_layer();
+  li2.optimizer.kind = OptimizerKind::Muon;
+  li2.optimizer.muon = optimizers::muon_li2_preset();
+  configs.push_back(li2);
+  RunConfig ce = tiny_two_layer();
+  ce.model.two_layer.loss = models::TwoLayerLoss::CrossEntropy;
+  ce.model.two_layer.activation = models::Activation::Relu;
+  configs.push_back(ce);
+
+  for (const RunConfig& cfg : configs) {
+    const bool two_layer = cfg.model.kind == models::ModelKind::TwoLayer;
+    DataShape shape = two_layer ? DataShape{3, 0, 0, 7, 7} : kTransformerShape;
+    StepGraphs graphs = build_step_graphs(cfg, shape);
+    ir::verify(graphs.train);
+    ir::verify(graphs.eval);
+    ir::TensorMap in = batch_inputs(some_rows(shape, two_layer), shape, two_layer);
+    add_params(in, graphs, 4);
+    ir::InterpretResult r = ir::interpret(graphs.train, in);
+    EXPECT_EQ(r.updated.size(), graphs.params.size() + graphs.state.size());
+    for (auto& [name, t] : r.updated)
+      for (double v : t.data) ASSERT_TRUE(std::isfinite(v)) << name;
+    for (auto& [name, t] : ir::interpret(graphs.eval, in).outputs) EXPECT_TRUE(std::isfinite(t[0])) << name;
+  }
 }
 
 }  // namespace

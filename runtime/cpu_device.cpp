@@ -1,0 +1,374 @@
+#include "runtime/cpu_device.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "codegen/llvm_emit.h"
+#include "ir/error.h"
+#include "runtime/host_buffer.h"
+#include "runtime/jit.h"
+#include "runtime/kernel_cache.h"
+#include "runtime/knobs.h"
+#include "runtime/thread_pool.h"
+
+namespace grokjit::runtime {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Memory that is 64-byte aligned, zero-filled and already touched (first
+// touches of fresh pages are slow on these VMs: pay them once, up front).
+struct AlignedMemory {
+  explicit AlignedMemory(size_t bytes = 0) : size(bytes) {
+    if (bytes == 0) return;
+    data = static_cast<uint8_t*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
+    if (!data) throw Error("out of memory allocating " + std::to_string(bytes) + " bytes");
+    std::memset(data, 0, bytes);
+  }
+  ~AlignedMemory() { std::free(data); }
+  AlignedMemory(const AlignedMemory&) = delete;
+  AlignedMemory& operator=(const AlignedMemory&) = delete;
+  AlignedMemory(AlignedMemory&& o) noexcept : data(o.data), size(o.size) { o.data = nullptr; o.size = 0; }
+  uint8_t* data = nullptr;
+  size_t size = 0;
+};
+
+class CpuBuffer final : public Buffer {
+ public:
+  explicit CpuBuffer(size_t bytes) : mem_(bytes) {}
+  size_t bytes() const override { return mem_.size; }
+  void write(const void* src, size_t bytes, size_t offset) override {
+    if (offset + bytes > mem_.size) throw Error("cpu buffer write out of range");
+    std::memcpy(mem_.data + offset, src, bytes);
+  }
+  void read(void* dst, size_t bytes, size_t offset) const override {
+    if (offset + bytes > mem_.size) throw Error("cpu buffer read out of range");
+    std::memcpy(dst, mem_.data + offset, bytes);
+  }
+  uint8_t* data() { return mem_.data; }
+
+ private:
+  AlignedMemory mem_;
+};
+
+uint8_t* host_pointer(Buffer& b) {
+  if (auto* c = dynamic_cast<CpuBuffer*>(&b)) return c->data();
+  if (auto* h = dynamic_cast<HostBuffer*>(&b)) return h->data();
+  return nullptr;
+}
+
+codegen::CpuEmitOptions emit_options() {
+  codegen::CpuEmitOptions o;
+  o.vector_bytes = host_target().vector_bytes;
+  o.gemm_mr = 6;
+  return o;
+}
+
+// Work below this (flops + bytes) runs on the calling thread alone: waking
+// the pool costs more than it saves.
+constexpr double kParallelWork = 96 * 1024;
+
+struct Launch {
+  KernelFn fn = nullptr;
+  void** args = nullptr;
+  int64_t extent = 0;
+  uint8_t* scratch = nullptr;
+  size_t scratch_stride = 0;
+  bool parallel = false;
+};
+
+void run_launch(void* context, int t, int threads) {
+  auto* l = static_cast<Launch*>(context);
+  int64_t begin, end;
+  ThreadPool::split(l->extent, t, threads, &begin, &end);
+  if (begin < end) l->fn(l->args, begin, end, l->scratch + static_cast<size_t>(t) * l->scratch_stride);
+}
+
+class CpuDevice;
+
+class CpuProgram final : public Program {
+ public:
+  CpuProgram(codegen::ProgramPlan plan, std::vector<KernelFn> fns, std::shared_ptr<ThreadPool> pool, size_t scratch_per_thread,
+             ProgramStats stats, std::string name)
+      : plan_(std::move(plan)), pool_(std::move(pool)), stats_(std::move(stats)), name_(std::move(name)) {
+    const int threads = pool_->size();
+    scratch_stride_ = (scratch_per_thread + 63) / 64 * 64;
+    arena_ = AlignedMemory(plan_.memory.arena_bytes + scratch_stride_ * static_cast<size_t>(threads) + 64);
+    // Dense constants: converted to their dtype once.
+    size_t const_bytes = 0;
+    for (const auto& b : plan_.buffers)
+      if (b.kind == codegen::BufferKind::Constant) const_bytes += (b.bytes() + 63) / 64 * 64;
+    constants_ = AlignedMemory(const_bytes);
+    pointers_.assign(plan_.buffers.size(), nullptr);
+    size_t at = 0;
+    for (size_t i = 0; i < plan_.buffers.size(); ++i) {
+      const auto& b = plan_.buffers[i];
+      if (b.kind == codegen::BufferKind::Arena) pointers_[i] = arena_.data + b.offset;
+      if (b.kind == codegen::BufferKind::Constant) {
+        pointers_[i] = constants_.data + at;
+        f64_to_bytes(b.data, dtype_of(b.type), pointers_[i]);
+        at += (b.bytes() + 63) / 64 * 64;
+      }
+      if (b.kind == codegen::BufferKind::Input || b.kind == codegen::BufferKind::Output) ++unbound_;
+    }
+    size_t total_args = 0;
+    for (const auto& k : plan_.kernels) total_args += k.args.size();
+    args_.assign(total_args, nullptr);
+    launches_.resize(plan_.kernels.size());
+    size_t a = 0;
+    for (size_t k = 0; k < plan_.kernels.size(); ++k) {
+      const auto& pk = plan_.kernels[k];
+      Launch& l = launches_[k];
+      l.fn = fns[k];
+      l.args = args_.data() + a;
+      a += pk.args.size();
+      l.extent = pk.kernel.parallel_extent;
+      l.scratch = arena_.data + plan_.memory.arena_bytes;
+      l.scratch_stride = scratch_stride_;
+      l.parallel = threads > 1 && l.extent > 1 && pk.cost.flops + pk.cost.bytes_read + pk.cost.bytes_written >= kParallelWork;
+    }
+    resolve_args();
+  }
+
+  void bind(const std::string& name, Buffer& buffer) override {
+    int b = codegen::find_buffer(plan_, codegen::BufferKind::Input, name);
+    if (b < 0) b = codegen::find_buffer(plan_, codegen::BufferKind::Output, name);
+    if (b < 0) throw Error("program '" + name_ + "': no input or output named '" + name + "'" + names_hint(), ExitCode::Usage);
+    const auto& pb = plan_.buffers[static_cast<size_t>(b)];
+    if (buffer.bytes() != pb.bytes())
+      throw Error("program '" + name_ + "': '" + name + "' is " + std::string(codegen::scalar_type_name(pb.type)) + "[" +
+                      std::to_string(pb.elements) + "] (" + std::to_string(pb.bytes()) + " bytes), the buffer has " +
+                      std::to_string(buffer.bytes()) + " bytes",
+                  ExitCode::Usage);
+    uint8_t* p = host_pointer(buffer);
+    if (!p) throw Error("program '" + name_ + "': '" + name + "' is bound to a buffer that is not in host memory", ExitCode::Usage);
+    if (!pointers_[static_cast<size_t>(b)]) --unbound_;
+    pointers_[static_cast<size_t>(b)] = p;
+    resolve_args();
+  }
+
+  void run() override {
+    if (unbound_ > 0) {
+      for (size_t i = 0; i < plan_.buffers.size(); ++i)
+        if (!pointers_[i])
+          throw Error("program '" + name_ + "': " + (plan_.buffers[i].kind == codegen::BufferKind::Input ? "input '" : "output '") +
+                          plan_.buffers[i].name + "' is not bound",
+                      ExitCode::Usage);
+    }
+    for (Launch& l : launches_) {
+      if (l.parallel) pool_->run(run_launch, &l);
+      else l.fn(l.args, 0, l.extent, l.scratch);
+    }
+  }
+
+  const ProgramStats& stats() const override { return stats_; }
+
+ private:
+  static ir::DType dtype_of(codegen::ScalarType t) {
+    switch (t) {
+      case codegen::ScalarType::F32: return ir::DType::F32;
+      case codegen::ScalarType::F64: return ir::DType::F64;
+      case codegen::ScalarType::I32: return ir::DType::I32;
+      default: return ir::DType::Bool;
+    }
+  }
+
+  std::string names_hint() const {
+    std::string s = " (inputs:";
+    for (const auto& b : plan_.buffers)
+      if (b.kind == codegen::BufferKind::Input) s += " " + b.name;
+    s += "; outputs:";
+    for (const auto& b : plan_.buffers)
+      if (b.kind == codegen::BufferKind::Output) s += " " + b.name;
+    return s + ")";
+  }
+
+  void resolve_args() {
+    size_t a = 0;
+    for (const auto& pk : plan_.kernels)
+      for (int b : pk.args) args_[a++] = pointers_[static_cast<size_t>(b)];
+  }
+
+  codegen::ProgramPlan plan_;
+  std::shared_ptr<ThreadPool> pool_;
+  ProgramStats stats_;
+  std::string name_;
+  size_t scratch_stride_ = 0;
+  AlignedMemory arena_, constants_;
+  std::vector<uint8_t*> pointers_;
+  std::vector<void*> args_;
+  std::vector<Launch> launches_;
+  int unbound_ = 0;
+};
+
+class CpuDevice final : public Device {
+ public:
+  explicit CpuDevice(const CpuDeviceOptions& o)
+      : threads_(o.threads > 0 ? o.threads : thread_count_setting() > 0 ? thread_count_setting() : hardware_threads()),
+        cache_(o.use_default_cache ? KernelCache::default_dir() : o.cache_dir) {}
+
+  std::string name() const override {
+    return "cpu (llvm " + host_target().llvm_version + ", " + std::to_string(threads_) + " threads, " + host_target().describe() + ")";
+  }
+
+  std::unique_ptr<Buffer> alloc(size_t bytes) override { return std::make_unique<CpuBuffer>(bytes); }
+
+  std::unique_ptr<Program> compile(const ir::Graph& graph, const CompileOptions& options) override {
+    auto t0 = Clock::now();
+    ProgramStats stats;
+    codegen::ProgramPlan plan = cpu_plan(graph, options);
+    stats.plan_seconds = seconds_since(t0);
+    int debug = debug_level();
+    if (debug >= 1) std::cerr << "grokjit: program '" << options.program_name << "': " << codegen::describe_plan(plan, debug);
+    codegen::CpuEmitOptions eo = emit_options();
+    std::vector<KernelFn> fns = load_kernels(plan, eo, &stats);
+    size_t scratch = 0;
+    for (const auto& pk : plan.kernels) scratch = std::max(scratch, codegen::cpu_scratch_bytes(pk.kernel, eo));
+    int threads = options.threads > 0 ? options.threads : threads_;
+    stats.kernels = plan.kernels.size();
+    stats.peak_scratch_bytes = plan.memory.arena_bytes;
+    stats.threads = static_cast<size_t>(threads);
+    for (const auto& pk : plan.kernels) {
+      KernelInfo info;
+      info.name = pk.kernel.name;
+      info.ops = pk.kernel.ir_ops;
+      info.flops = pk.cost.flops;
+      info.bytes_read = pk.cost.bytes_read;
+      info.bytes_written = pk.cost.bytes_written;
+      info.launch = codegen::launch_shape(pk.kernel);
+      stats.kernel_info.push_back(std::move(info));
+    }
+    stats.compile_seconds = seconds_since(t0);
+    return std::make_unique<CpuProgram>(std::move(plan), std::move(fns), pool(threads), scratch, std::move(stats),
+                                        options.program_name);
+  }
+
+ private:
+  std::shared_ptr<ThreadPool> pool(int threads) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& p = pools_[threads];
+    if (!p) p = std::make_shared<ThreadPool>(threads);
+    return p;
+  }
+
+  std::vector<KernelFn> load_kernels(const codegen::ProgramPlan& plan, const codegen::CpuEmitOptions& eo, ProgramStats* stats) {
+    std::vector<std::string> symbols;
+    std::vector<size_t> missing;  // kernel index of each distinct symbol not loaded yet
+    std::map<std::string, size_t> seen;
+    for (size_t i = 0; i < plan.kernels.size(); ++i) {
+      std::string s = codegen::kernel_symbol(plan.kernels[i].kernel);
+      symbols.push_back(s);
+      if (linker_.has(s)) {
+        ++stats->cache_hits;
+        continue;
+      }
+      if (seen.emplace(s, i).second) missing.push_back(i);
+    }
+    std::vector<std::pair<std::string, std::string>> objects(missing.size());
+    std::vector<size_t> to_compile;
+    for (size_t j = 0; j < missing.size(); ++j) {
+      const codegen::Kernel& k = plan.kernels[missing[j]].kernel;
+      objects[j].first = symbols[missing[j]];
+      if (auto hit = cache_.get(kernel_cache_key(k, eo))) {
+        objects[j].second = std::move(*hit);
+        ++stats->cache_hits;
+      } else {
+        to_compile.push_back(j);
+        ++stats->cache_misses;
+      }
+    }
+    auto t0 = Clock::now();
+    // Compile in parallel: one LLVM context and target machine per thread.
+    std::atomic<size_t> next{0};
+    std::exception_ptr error;
+    std::mutex error_mu;
+    auto work = [&] {
+      for (size_t n; (n = next.fetch_add(1)) < to_compile.size();) {
+        size_t j = to_compile[n];
+        const codegen::Kernel& k = plan.kernels[missing[j]].kernel;
+        try {
+          objects[j].second = compile_kernel(k, eo).object;
+          cache_.put(kernel_cache_key(k, eo), objects[j].second);
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(error_mu);
+          if (!error) error = std::current_exception();
+        }
+      }
+    };
+    size_t helpers = std::min<size_t>(to_compile.size(), static_cast<size_t>(hardware_threads()));
+    std::vector<std::thread> compilers;
+    for (size_t t = 1; t < helpers; ++t) compilers.emplace_back(work);
+    work();
+    for (auto& t : compilers) t.join();
+    if (error) std::rethrow_exception(error);
+    stats->llvm_seconds = seconds_since(t0);
+    linker_.add(objects);
+    std::vector<KernelFn> fns;
+    for (const auto& s : symbols) fns.push_back(linker_.lookup(s));
+    return fns;
+  }
+
+  int threads_;
+  KernelCache cache_;
+  JitLinker linker_;
+  std::mutex mu_;
+  std::map<int, std::shared_ptr<ThreadPool>> pools_;
+};
+
+}  // namespace
+
+codegen::TargetInfo cpu_target_info() {
+  codegen::TargetInfo t;
+  t.vector_bytes = host_target().vector_bytes;
+  t.gemm_mr = emit_options().gemm_mr;
+  t.gemm_nr = t.vector_bytes / 2;  // two vectors of f32
+  return t;
+}
+
+codegen::ProgramPlan cpu_plan(const ir::Graph& graph, const CompileOptions& options) {
+  codegen::PlanOptions po;
+  po.fusion = options.fusion;
+  po.target = cpu_target_info();
+  return codegen::plan_program(graph, po);
+}
+
+std::unique_ptr<Device> make_cpu_device(int threads) {
+  CpuDeviceOptions o;
+  o.threads = threads;
+  return make_cpu_device(o);
+}
+
+std::unique_ptr<Device> make_cpu_device(const CpuDeviceOptions& options) { return std::make_unique<CpuDevice>(options); }
+
+std::vector<KernelArtifacts> cpu_kernel_artifacts(const ir::Graph& graph, const CompileOptions& options) {
+  codegen::ProgramPlan plan = cpu_plan(graph, options);
+  codegen::CpuEmitOptions eo = emit_options();
+  std::vector<KernelArtifacts> out;
+  for (const auto& pk : plan.kernels) {
+    KernelArtifacts a;
+    a.info.name = pk.kernel.name;
+    a.info.ops = pk.kernel.ir_ops;
+    a.info.flops = pk.cost.flops;
+    a.info.bytes_read = pk.cost.bytes_read;
+    a.info.bytes_written = pk.cost.bytes_written;
+    a.info.launch = codegen::launch_shape(pk.kernel);
+    a.kernel_ir = codegen::to_text(pk.kernel);
+    CompiledObject obj = compile_kernel(pk.kernel, eo, true);
+    a.llvm_ir = std::move(obj.ir);
+    a.assembly = std::move(obj.assembly);
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+}  // namespace grokjit::runtime

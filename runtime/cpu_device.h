@@ -1,0 +1,48 @@
+// The CPU backend: graphs -> fused kernels (codegen/plan.h) -> LLVM ORC JIT,
+// run multi-threaded on a persistent pool.
+//
+// Determinism: every kernel's parallel loop is split statically into
+// contiguous chunks, one per thread; iterations are independent and a
+// reduction never spans iterations, so the results are bitwise the same for
+// any thread count.
+//
+// Program::run() does no heap allocation: the arena (every intermediate, at
+// the offsets of the static memory plan, plus per-thread matmul scratch) is
+// allocated and first-touched once, when the program is compiled.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "codegen/lower.h"
+#include "codegen/plan.h"
+#include "runtime/device.h"
+
+namespace grokjit::runtime {
+
+struct CpuDeviceOptions {
+  int threads = 0;                 // 0 = GROKJIT_THREADS, and if that is 0 all cores
+  bool use_default_cache = true;   // the knob-configured cache (kernel_cache.h)
+  std::string cache_dir;           // used when !use_default_cache ("" = no disk cache)
+};
+
+std::unique_ptr<Device> make_cpu_device(int threads = 0);
+std::unique_ptr<Device> make_cpu_device(const CpuDeviceOptions& options);
+
+// The codegen target of this machine (vector width, matmul register tile).
+codegen::TargetInfo cpu_target_info();
+
+// The plan the CPU backend would run for a graph (kernels, buffers, memory).
+codegen::ProgramPlan cpu_plan(const ir::Graph& graph, const CompileOptions& options);
+
+// Everything a user may want to read about each kernel (`grokjit kernels --dump`).
+struct KernelArtifacts {
+  KernelInfo info;
+  std::string kernel_ir;  // codegen::to_text
+  std::string llvm_ir;    // after O3
+  std::string assembly;
+};
+std::vector<KernelArtifacts> cpu_kernel_artifacts(const ir::Graph& graph, const CompileOptions& options);
+
+}  // namespace grokjit::runtime
