@@ -1,4 +1,6 @@
 // grokjit doctor: what this machine and build offer, and why a GPU is not used.
+#include <llvm/ADT/StringMap.h>
+#include <llvm/ADT/StringRef.h>
 #include <llvm/TargetParser/Host.h>
 
 #include <cstdio>

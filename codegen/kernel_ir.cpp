@@ -204,6 +204,7 @@ ExprId Kernel::constant(ScalarType t, double v) {
 }
 
 ExprId Kernel::var(VarId v) {
+  if (vars.at(static_cast<size_t>(v)).extent == 1) return index(0);  // a loop of one: always 0
   Expr e{ExprOp::Var, ScalarType::Index};
   e.ival = v;
   return intern(e);

@@ -79,11 +79,11 @@ ExprOp expr_op_of(Op op) {
 // Tags that make a kernel name say what it does, most telling first.
 int tag_priority(Op op) {
   switch (op) {
-    case Op::MatMul: case Op::ScatterAdd: case Op::ReduceMax: case Op::ReduceSum: return 0;
+    case Op::ScatterAdd: case Op::ReduceMax: case Op::ReduceSum: return 0;
     case Op::Exp: case Op::Log: case Op::Silu: case Op::Sigmoid: case Op::Tanh: case Op::Rsqrt: case Op::Sqrt:
     case Op::Sin: case Op::Cos: case Op::Pow: case Op::RandomUniform: case Op::Gather: return 1;
     case Op::Input: case Op::Constant: case Op::Iota: case Op::Broadcast: case Op::Reshape: case Op::Permute:
-    case Op::Slice: case Op::Cast: return 9;
+    case Op::Slice: case Op::Cast: case Op::MatMul: return 9;  // MatMul: the kind says it
     default: return 2;
   }
 }
@@ -584,7 +584,7 @@ class GroupLowerer {
     if (best.size() > 3) best.resize(3);
     for (const auto& t : tags)
       if (std::find(best.begin(), best.end(), t) != best.end()) k().op_tags.push_back(t.second);
-    if (k().op_tags.empty()) k().op_tags.push_back("copy");
+    if (k().op_tags.empty() && k().kind == "E") k().op_tags.push_back("copy");
   }
 
   const LowerContext& ctx_;

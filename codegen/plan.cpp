@@ -339,7 +339,7 @@ int find_buffer(const ProgramPlan& plan, BufferKind kind, const std::string& nam
 
 std::string describe_plan(const ProgramPlan& plan, int level) {
   std::ostringstream os;
-  os << "grokjit: " << plan.kernels.size() << " kernels\n";
+  os << plan.kernels.size() << " kernels\n";
   for (size_t i = 0; i < plan.kernels.size(); ++i) {
     const Kernel& k = plan.kernels[i].kernel;
     os << "  [" << i << "] " << k.name << " (" << launch_shape(k) << "):";
@@ -353,6 +353,8 @@ std::string describe_plan(const ProgramPlan& plan, int level) {
     os << "  memory plan: arena " << plan.memory.arena_bytes << " bytes (peak live " << plan.memory.peak_live_bytes
        << ", without reuse " << plan.memory.unshared_bytes << ")\n";
   }
+  if (level >= 3)
+    for (const auto& pk : plan.kernels) os << to_text(pk.kernel);
   return os.str();
 }
 

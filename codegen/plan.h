@@ -61,7 +61,8 @@ struct ProgramPlan {
 ProgramPlan plan_program(const ir::Graph& g, const PlanOptions& options);
 
 // What GROKJIT_DEBUG prints: level 1 = per kernel its ops; level 2 = also the
-// rejected fusions, the in-place decisions and the memory plan.
+// rejected fusions, the in-place decisions and the memory plan; level 3 =
+// also every kernel's IR.
 std::string describe_plan(const ProgramPlan& plan, int level);
 
 // Index of the buffer bound to `name` (an input or output), or -1.

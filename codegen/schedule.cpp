@@ -236,7 +236,8 @@ class Scheduler {
       std::set<std::pair<int, size_t>> tried;  // (producer, size of C when tried)
       for (bool merged = true; merged && !s_.groups[c].empty();) {
         merged = false;
-        std::vector<int> ps(producers(C).begin(), producers(C).end());
+        std::set<int> pset = producers(C);
+        std::vector<int> ps(pset.begin(), pset.end());
         std::sort(ps.begin(), ps.end(), [&](int x, int y) {
           return s_.groups[static_cast<size_t>(x)].back() > s_.groups[static_cast<size_t>(y)].back();
         });

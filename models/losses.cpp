@@ -20,11 +20,7 @@ void check_rows(Value logits, Value labels, const char* who) {
 }
 
 // Bool [B, C]: true at (i, labels[i]).
-Value label_mask(Value labels, int64_t classes) {
-  const int64_t B = labels.dim(0);
-  Value cls = ir::iota(*labels.graph(), {B, classes}, 1);
-  return ir::eq(cls, ir::broadcast_to(ir::reshape(labels, {B, 1}), {B, classes}));
-}
+Value label_mask(Value labels, int64_t classes) { return ir::one_hot(labels, classes, ir::DType::Bool); }
 
 // z_y per row, [B].
 Value label_logit(Value logits, Value labels) {

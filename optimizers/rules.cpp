@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 
 #include "ir/builder.h"
 #include "ir/error.h"
@@ -70,10 +71,14 @@ std::vector<NsCoefficients> ns_schedule(const MuonConfig& cfg) {
   static constexpr NsCoefficients kReference{3.4445, -4.7750, 2.0315};
   static constexpr NsCoefficients kLi2[] = {
       {4.01, -9.22, 5.80}, {3.49, -6.38, 3.23}, {3.34, -6.21, 3.20}, {3.64, -7.48, 4.43}, {3.46, -5.35, 2.85}};
-  std::vector<NsCoefficients> out;
-  for (int i = 0; i < cfg.ns_steps; ++i)
-    out.push_back(cfg.variant == MuonVariant::Li2 ? kLi2[std::min(i, 4)] : kReference);
-  return out;
+  if (cfg.variant == MuonVariant::Li2) {
+    if (cfg.ns_steps != 5)
+      throw Error("muon: the li2 variant has one coefficient triple per iteration for exactly 5 Newton-Schulz steps, got " +
+                      std::to_string(cfg.ns_steps),
+                  ExitCode::Usage);
+    return {std::begin(kLi2), std::end(kLi2)};
+  }
+  return std::vector<NsCoefficients>(static_cast<size_t>(cfg.ns_steps), kReference);
 }
 
 ir::Value newton_schulz(Value u, std::span<const NsCoefficients> schedule, double eps) {

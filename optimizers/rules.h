@@ -41,8 +41,8 @@ struct NsCoefficients {
 };
 
 // The per-iteration Newton-Schulz coefficients of a Muon config: Reference:
-// ns_steps x (3.4445, -4.7750, 2.0315); Li2: its five triples in order (an
-// iteration past the fifth reuses the fifth).
+// ns_steps x (3.4445, -4.7750, 2.0315); Li2: its five triples in order
+// (ns_steps must be 5; anything else throws grokjit::Error).
 std::vector<NsCoefficients> ns_schedule(const MuonConfig& cfg);
 
 // Orthogonalizes a 2-D u: X = u (transposed when rows > cols);

@@ -39,6 +39,11 @@ struct AlignedMemory {
   AlignedMemory(const AlignedMemory&) = delete;
   AlignedMemory& operator=(const AlignedMemory&) = delete;
   AlignedMemory(AlignedMemory&& o) noexcept : data(o.data), size(o.size) { o.data = nullptr; o.size = 0; }
+  AlignedMemory& operator=(AlignedMemory&& o) noexcept {
+    std::swap(data, o.data);
+    std::swap(size, o.size);
+    return *this;
+  }
   uint8_t* data = nullptr;
   size_t size = 0;
 };

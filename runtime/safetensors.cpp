@@ -270,6 +270,7 @@ SafetensorsContents decode_safetensors(std::span<const uint8_t> file, std::strin
 
   const uint64_t data_size = file.size() - 8 - header_length;
   SafetensorsContents contents;
+  contents.source = source;
   std::vector<Entry> entries;
   for (const auto& [name, value] : header.items()) {
     if (name == kMetadataKey) contents.metadata = parse_metadata(value, source);
@@ -294,11 +295,11 @@ SafetensorsContents load_safetensors(const std::string& path) {
   return decode_safetensors(file, path);
 }
 
-const NamedTensor& find_tensor(const SafetensorsContents& contents, std::string_view name, std::string_view source) {
+const NamedTensor& find_tensor(const SafetensorsContents& contents, std::string_view name) {
   for (const NamedTensor& tensor : contents.tensors) {
     if (tensor.name == name) return tensor;
   }
-  throw Error(std::string(source) + ": no tensor '" + std::string(name) + "'", ExitCode::Io);
+  throw Error(contents.source + ": no tensor '" + std::string(name) + "'", ExitCode::Io);
 }
 
 template <class T>

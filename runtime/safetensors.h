@@ -29,7 +29,8 @@ struct NamedTensor {
 };
 
 struct SafetensorsContents {
-  std::vector<NamedTensor> tensors;            // in data order
+  std::string source;                           // the file it came from (for messages)
+  std::vector<NamedTensor> tensors;             // in data order
   std::map<std::string, std::string> metadata;  // "__metadata__"
 };
 
@@ -51,8 +52,8 @@ std::vector<uint8_t> encode_safetensors(const std::vector<NamedTensor>& tensors,
                                         const std::map<std::string, std::string>& metadata = {});
 SafetensorsContents decode_safetensors(std::span<const uint8_t> file, std::string_view source);
 
-// The tensor called `name`; Error (ExitCode::Io) naming `source` when absent.
-const NamedTensor& find_tensor(const SafetensorsContents& contents, std::string_view name, std::string_view source);
+// The tensor called `name`; Error (ExitCode::Io) naming the file when absent.
+const NamedTensor& find_tensor(const SafetensorsContents& contents, std::string_view name);
 
 // Typed views. T is float (F32), double (F64), int32_t (I32), int64_t (I64)
 // or bool (BOOL).

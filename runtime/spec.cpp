@@ -21,6 +21,7 @@ using nlohmann::json;
 using models::Activation;
 using models::ModelKind;
 using models::OutputFn;
+using models::RopeStyle;
 using models::TwoLayerLoss;
 using optimizers::GradFilter;
 using optimizers::MuonScale;
@@ -49,6 +50,7 @@ std::span<const EnumEntry<E>> enum_entries();
 GROKJIT_ENUM_NAMES(ModelKind, {ModelKind::Transformer, "transformer"}, {ModelKind::TwoLayer, "two_layer"})
 GROKJIT_ENUM_NAMES(OutputFn, {OutputFn::Softmax, "softmax"}, {OutputFn::Stablemax, "stablemax"},
                    {OutputFn::Sparsemax, "sparsemax"})
+GROKJIT_ENUM_NAMES(RopeStyle, {RopeStyle::RotateHalf, "rotate_half"}, {RopeStyle::Interleaved, "interleaved"})
 GROKJIT_ENUM_NAMES(Activation, {Activation::Square, "square"}, {Activation::Relu, "relu"})
 GROKJIT_ENUM_NAMES(TwoLayerLoss, {TwoLayerLoss::CenteredMse, "centered_mse"},
                    {TwoLayerLoss::CrossEntropy, "cross_entropy"})
@@ -240,6 +242,13 @@ std::string describe_bounds(const Rule& rule, bool integer) {
 
 // ---------------------------------------------------------------- field types
 
+// Run names become folder names: keep them portable.
+bool is_run_name(std::string_view text) {
+  return !text.empty() && text.size() <= 128 &&
+         text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
+             std::string_view::npos;
+}
+
 template <class T>
 constexpr bool is_string_list = std::is_same_v<T, std::vector<std::string>>;
 template <class T>
@@ -330,10 +339,9 @@ T read_value(const json& value, const Path& path, const Rule& rule, std::string_
   } else if constexpr (std::is_same_v<T, std::string>) {
     if (!value.is_string()) expected("a string");
     const std::string text = value.get<std::string>();
-    const bool bad_name = rule.name_chars && (text.empty() || text.size() > 128 ||
-                                              text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP"
-                                                                     "QRSTUVWXYZ0123456789._-") != std::string::npos);
-    if (bad_name) fail(source, path, value.dump() + " is not allowed; allowed: 1 to 128 letters, digits, '.', '_', '-'");
+    if (rule.name_chars && !is_run_name(text)) {
+      fail(source, path, value.dump() + " is not allowed; allowed: 1 to 128 letters, digits, '.', '_', '-'");
+    }
     return text;
   } else if constexpr (std::is_enum_v<T>) {
     const std::string allowed = join(enum_names<T>(), ", ");
@@ -413,6 +421,8 @@ void visit_fields(V& v, models::TransformerConfig& c) {
   v.value("dropout", c.dropout, below_one(), "Dropout on the FFN hidden, training only");
   v.value("rope", c.rope, any_value(), "Rotary position embedding on q and k (OPEN: default on)");
   v.value("rope_base", c.rope_base, positive(), "RoPE base");
+  v.value("rope_style", c.rope_style, any_value(),
+          "RoPE pairs: i with i + head_dim/2 (rotate_half: GPT-NeoX, Llama-HF) or 2i with 2i+1 (interleaved: RoFormer)");
   v.value("norm_eps", c.norm_eps, positive(), "RMSNorm epsilon");
   v.value("causal", c.causal, any_value(), "Causal attention mask");
 }
@@ -458,11 +468,7 @@ void visit_fields(V& v, optimizers::MuonConfig& c) {
           "reference (Keller Jordan) or li2; li2 changes the defaults of momentum (0.99), nesterov (false) and "
           "scale (none)");
   v.defaults([&] {
-    if (c.variant == MuonVariant::Li2) {
-      c.momentum = 0.99;
-      c.nesterov = false;
-      c.scale = MuonScale::None;
-    }
+    if (c.variant == MuonVariant::Li2) c = optimizers::muon_li2_preset(c);
   });
   v.value("lr", c.lr, positive(), "Learning rate of the Muon-routed weights");
   v.value("momentum", c.momentum, below_one(), "Momentum beta (li2 default 0.99)");
@@ -474,7 +480,9 @@ void visit_fields(V& v, optimizers::MuonConfig& c) {
   v.value("ns_eps", c.ns_eps, positive(), "X /= (||X||_F + ns_eps) before Newton-Schulz");
   v.value("muon_groups", c.muon_groups, one_of(kParameterGroups),
           "Parameter groups Muon updates; the rest use aux_adam (AdamW)");
-  v.object("aux_adam", c.aux_adam, "AdamW for the parameters Muon does not update");
+  v.object("aux_adam", c.aux_adam, "Adam(W) for the parameters Muon does not update");
+  v.value("aux_decoupled_decay", c.aux_decoupled_decay, any_value(),
+          "true: the auxiliary optimizer is AdamW (decoupled decay); false: Adam with coupled L2");
 }
 
 template <class V>
@@ -916,7 +924,7 @@ RunConfig parse_spec_text(std::string_view text, std::string_view source, const 
 RunConfig load_spec(const std::string& path, const std::vector<std::string>& overrides) {
   json spec = parse_json_text(read_text_file(path, "spec"), path);
   if (!spec.is_object()) fail(path, {}, "a spec is a JSON object, got " + describe_json(spec));
-  if (!spec.contains("name")) spec["name"] = file_stem(path);
+  if (!spec.contains("name") && is_run_name(file_stem(path))) spec["name"] = file_stem(path);
   for (const std::string& assignment : overrides) apply_override(spec, assignment);
   return parse_spec(spec, path);
 }
@@ -952,6 +960,7 @@ std::string spec_fields_markdown() {
 std::string_view name_of(tasks::TaskKind value) { return enum_name(value); }
 std::string_view name_of(models::ModelKind value) { return enum_name(value); }
 std::string_view name_of(models::OutputFn value) { return enum_name(value); }
+std::string_view name_of(models::RopeStyle value) { return enum_name(value); }
 std::string_view name_of(models::Activation value) { return enum_name(value); }
 std::string_view name_of(models::TwoLayerLoss value) { return enum_name(value); }
 std::string_view name_of(optimizers::OptimizerKind value) { return enum_name(value); }

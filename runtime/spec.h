@@ -66,6 +66,7 @@ std::string spec_fields_markdown();  // the table of docs/spec.md
 std::string_view name_of(tasks::TaskKind value);
 std::string_view name_of(models::ModelKind value);
 std::string_view name_of(models::OutputFn value);
+std::string_view name_of(models::RopeStyle value);
 std::string_view name_of(models::Activation value);
 std::string_view name_of(models::TwoLayerLoss value);
 std::string_view name_of(optimizers::OptimizerKind value);

@@ -58,14 +58,12 @@ std::string modular_formula(TaskKind kind, int64_t p) {
   }
 }
 
-double most_frequent_share(const std::vector<int32_t>& labels, const std::vector<int64_t>* rows, int64_t classes) {
+// Share of `rows` carrying the most frequent label among them.
+double most_frequent_share(const std::vector<int32_t>& labels, const std::vector<int64_t>& rows, int64_t classes) {
+  if (rows.empty()) return 0.0;
   std::vector<int64_t> counts(static_cast<size_t>(classes), 0);
-  const size_t n = rows ? rows->size() : labels.size();
-  if (n == 0) return 0.0;
-  for (size_t i = 0; i < n; ++i) {
-    ++counts[static_cast<size_t>(labels[static_cast<size_t>(rows ? (*rows)[i] : static_cast<int64_t>(i))])];
-  }
-  return static_cast<double>(*std::max_element(counts.begin(), counts.end())) / static_cast<double>(n);
+  for (int64_t row : rows) ++counts[static_cast<size_t>(labels[static_cast<size_t>(row)])];
+  return static_cast<double>(*std::max_element(counts.begin(), counts.end())) / static_cast<double>(rows.size());
 }
 
 // Rows [a, OP, b, EQ] for all operand pairs (a major), OP = n, EQ = n + 1.
@@ -244,7 +242,9 @@ Dataset make_dataset(const TaskConfig& task) {
     formula = modular_formula(task.kind, task.p);
   }
   data.description = describe(data, formula);
-  data.constant_baseline = most_frequent_share(data.labels, nullptr, data.classes);
+  std::vector<int64_t> all_rows(static_cast<size_t>(data.rows));
+  std::iota(all_rows.begin(), all_rows.end(), int64_t{0});
+  data.constant_baseline = most_frequent_share(data.labels, all_rows, data.classes);
   return data;
 }
 
@@ -276,7 +276,7 @@ std::vector<int64_t> epoch_order(const std::vector<int64_t>& train_rows, uint64_
 }
 
 double majority_label_share(const Dataset& data, const std::vector<int64_t>& rows) {
-  return most_frequent_share(data.labels, &rows, data.classes);
+  return most_frequent_share(data.labels, rows, data.classes);
 }
 
 namespace {

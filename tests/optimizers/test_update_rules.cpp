@@ -247,6 +247,8 @@ TEST(Muon, Li2ScheduleIsPerIteration) {
     EXPECT_EQ(s[i].b, kLi2Coeffs[i][1]);
     EXPECT_EQ(s[i].c, kLi2Coeffs[i][2]);
   }
+  m.ns_steps = 6;
+  EXPECT_THROW(ns_schedule(m), Error);
   std::vector<NsCoefficients> r = ns_schedule(MuonConfig{});
   ASSERT_EQ(r.size(), 5u);
   for (const NsCoefficients& k : r) {

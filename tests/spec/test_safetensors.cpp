@@ -74,18 +74,23 @@ TEST(Safetensors, RoundTripsEveryDtypeAndMetadata) {
   EXPECT_EQ(loaded.metadata, metadata);
   ASSERT_EQ(loaded.tensors.size(), tensors.size());
   for (const NamedTensor& expected : tensors) {
-    const NamedTensor& got = find_tensor(loaded, expected.name, "a");
+    const NamedTensor& got = find_tensor(loaded, expected.name);
     EXPECT_EQ(got.dtype, expected.dtype);
     EXPECT_EQ(got.shape, expected.shape);
     EXPECT_EQ(got.bytes, expected.bytes) << expected.name;
   }
-  EXPECT_EQ(tensor_values<float>(find_tensor(loaded, "w", "a"))[3], 3.25f);
-  EXPECT_EQ(tensor_values<double>(find_tensor(loaded, "scalar", "a"))[0], 3.141592653589793);
-  EXPECT_EQ(tensor_values<int32_t>(find_tensor(loaded, "order", "a"))[3], 2147483647);
-  EXPECT_EQ(tensor_values<int64_t>(find_tensor(loaded, "step", "a"))[0], 1234567890123LL);
-  EXPECT_EQ(tensor_values<bool>(find_tensor(loaded, "mask", "a")), (std::vector<bool>{true, false, true}));
-  EXPECT_THROW(tensor_values<double>(find_tensor(loaded, "w", "a")), Error);
-  EXPECT_THROW(find_tensor(loaded, "nope", "a"), Error);
+  EXPECT_EQ(tensor_values<float>(find_tensor(loaded, "w"))[3], 3.25f);
+  EXPECT_EQ(tensor_values<double>(find_tensor(loaded, "scalar"))[0], 3.141592653589793);
+  EXPECT_EQ(tensor_values<int32_t>(find_tensor(loaded, "order"))[3], 2147483647);
+  EXPECT_EQ(tensor_values<int64_t>(find_tensor(loaded, "step"))[0], 1234567890123LL);
+  EXPECT_EQ(tensor_values<bool>(find_tensor(loaded, "mask")), (std::vector<bool>{true, false, true}));
+  EXPECT_THROW(tensor_values<double>(find_tensor(loaded, "w")), Error);
+  try {
+    find_tensor(loaded, "nope");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), dir.file("a.safetensors") + ": no tensor 'nope'");
+  }
 }
 
 TEST(Safetensors, ByteLayoutIsTheFormat) {
@@ -246,14 +251,14 @@ save_file({"b": np.arange(6, dtype=np.float32).reshape(2, 3) / 4,
   ASSERT_EQ(run_python(dir.file("write.py"), dir.file("p.safetensors")), 0);
   const SafetensorsContents contents = load_safetensors(dir.file("p.safetensors"));
   EXPECT_EQ(contents.metadata, (std::map<std::string, std::string>{{"format", "pt"}}));
-  const NamedTensor& b = find_tensor(contents, "b", "p");
+  const NamedTensor& b = find_tensor(contents, "b");
   EXPECT_EQ(b.shape, (std::vector<int64_t>{2, 3}));
   EXPECT_EQ(tensor_values<float>(b), (std::vector<float>{0, 0.25f, 0.5f, 0.75f, 1, 1.25f}));
-  EXPECT_EQ(tensor_values<int32_t>(find_tensor(contents, "a", "p")), (std::vector<int32_t>{-1, 5}));
-  EXPECT_EQ(tensor_values<double>(find_tensor(contents, "d", "p")), (std::vector<double>{2.5}));
-  EXPECT_TRUE(find_tensor(contents, "d", "p").shape.empty());
-  EXPECT_EQ(tensor_values<bool>(find_tensor(contents, "m", "p")), (std::vector<bool>{false, true}));
-  EXPECT_EQ(tensor_values<int64_t>(find_tensor(contents, "i", "p")), (std::vector<int64_t>{int64_t{1} << 40}));
+  EXPECT_EQ(tensor_values<int32_t>(find_tensor(contents, "a")), (std::vector<int32_t>{-1, 5}));
+  EXPECT_EQ(tensor_values<double>(find_tensor(contents, "d")), (std::vector<double>{2.5}));
+  EXPECT_TRUE(find_tensor(contents, "d").shape.empty());
+  EXPECT_EQ(tensor_values<bool>(find_tensor(contents, "m")), (std::vector<bool>{false, true}));
+  EXPECT_EQ(tensor_values<int64_t>(find_tensor(contents, "i")), (std::vector<int64_t>{int64_t{1} << 40}));
 }
 
 }  // namespace

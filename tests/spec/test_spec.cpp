@@ -4,7 +4,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
+#include <utility>
 
 #include <unistd.h>
 
@@ -153,6 +155,8 @@ TEST(Spec, CrossFieldProblemsNameTheField) {
 
 TEST(Spec, VariantsChangeTheirDefaultsButNotExplicitValues) {
   RunConfig c = parse(R"({"optimizer": {"muon": {"variant": "li2"}}})");
+  EXPECT_EQ(spec_to_json(c), spec_to_json(parse_spec(json{{"optimizer", {{"muon", {{"variant", "li2"}, {"momentum", 0.99},
+                                                                                    {"nesterov", false}, {"scale", "none"}}}}}})));
   EXPECT_EQ(c.optimizer.muon.momentum, 0.99);
   EXPECT_FALSE(c.optimizer.muon.nesterov);
   EXPECT_EQ(c.optimizer.muon.scale, optimizers::MuonScale::None);
@@ -273,6 +277,50 @@ TEST(Spec, ResolvedConfigRoundTripsThroughJson) {
     ++fields;
   }
   EXPECT_EQ(count_values(once), fields);
+}
+
+// Counts the members of an aggregate: the largest N with T{x1, ..., xN}
+// well-formed for x convertible to anything (GCC and Clang agree on it).
+struct AnyField {
+  template <class T>
+  operator T() const;
+};
+template <class T, size_t... I>
+constexpr bool brace_constructible(std::index_sequence<I...>) {
+  return requires { T{(void(I), AnyField{})...}; };
+}
+template <class T, size_t N = 0>
+constexpr size_t member_count() {
+  if constexpr (brace_constructible<T>(std::make_index_sequence<N + 1>{})) return member_count<T, N + 1>();
+  else return N;
+}
+
+size_t spec_keys_under(const std::string& prefix) {
+  std::set<std::string> keys;
+  for (const SpecField& field : spec_fields()) {
+    if (field.path == "comment") continue;
+    if (!prefix.empty() && field.path.rfind(prefix + ".", 0) != 0) continue;
+    const std::string rest = prefix.empty() ? field.path : field.path.substr(prefix.size() + 1);
+    keys.insert(rest.substr(0, rest.find('.')));
+  }
+  return keys.size();
+}
+
+// A member added to a config struct must be added to the spec too
+// (runtime/spec.cpp, visit_fields), or it could never be set nor recorded.
+TEST(Spec, EveryConfigMemberIsASpecField) {
+  EXPECT_EQ(spec_keys_under(""), member_count<RunConfig>());
+  EXPECT_EQ(spec_keys_under("task"), member_count<tasks::TaskConfig>());
+  EXPECT_EQ(spec_keys_under("model"), member_count<models::ModelConfig>());
+  EXPECT_EQ(spec_keys_under("model.transformer"), member_count<models::TransformerConfig>());
+  EXPECT_EQ(spec_keys_under("model.two_layer"), member_count<models::TwoLayerConfig>());
+  EXPECT_EQ(spec_keys_under("optimizer"), member_count<optimizers::OptimizerConfig>());
+  EXPECT_EQ(spec_keys_under("optimizer.adam"), member_count<optimizers::AdamConfig>());
+  EXPECT_EQ(spec_keys_under("optimizer.sgd"), member_count<optimizers::SgdConfig>());
+  EXPECT_EQ(spec_keys_under("optimizer.muon"), member_count<optimizers::MuonConfig>());
+  EXPECT_EQ(spec_keys_under("optimizer.muon.aux_adam"), member_count<optimizers::AdamConfig>());
+  EXPECT_EQ(spec_keys_under("optimizer.grokfast"), member_count<optimizers::GrokfastConfig>());
+  EXPECT_EQ(spec_keys_under("train"), member_count<TrainLoopConfig>());
 }
 
 TEST(Spec, EnumNames) {
