@@ -9,11 +9,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "grokjit/build_config.h"
 #include "ir/error.h"
+#include "runtime/knobs.h"
 
 namespace grokjit::cli {
 
@@ -22,6 +24,20 @@ int run_main(int argc, char** argv) {
   app.require_subcommand(0, 1);
   bool version = false;
   app.add_flag("--version", version, "print the version and build configuration");
+  // Flags that set knobs (runtime/knobs.h): validated there, by name.
+  std::map<std::string, std::string> knob_flags;
+  for (const runtime::Knob& k : runtime::all_knobs()) {
+    if (k.flag.empty() || k.flag == "--backend" || k.flag == "--fusion") continue;  // per-command options
+    std::string flag(k.flag);
+    if (k.type == runtime::KnobType::Bool) {
+      app.add_flag_callback(flag, [&knob_flags, name = std::string(k.name)] { knob_flags[name] = "1"; },
+                            std::string(k.help));
+    } else {
+      app.add_option_function<std::string>(
+          flag, [&knob_flags, name = std::string(k.name)](const std::string& v) { knob_flags[name] = v; },
+          std::string(k.help) + " (" + std::string(k.name) + ")");
+    }
+  }
 
   TrainArgs train_args;
   CLI::App* train = app.add_subcommand("train", "train a model spec until it groks");
@@ -42,6 +58,9 @@ int run_main(int argc, char** argv) {
   }
 
   try {
+    for (const auto& [name, value] : knob_flags) runtime::set_knob_override(name, value);
+    for (const std::string& warning : runtime::undeclared_knob_warnings())
+      std::fprintf(stderr, "grokjit: warning: %s\n", warning.c_str());
     if (version) {
       std::printf("grokjit %s (LLVM %s, NVRTC %s, %s)\n", GROKJIT_VERSION, GROKJIT_LLVM_VERSION,
                   GROKJIT_HAVE_NVRTC ? GROKJIT_CUDA_VERSION : "off", GROKJIT_BUILD_TYPE);

@@ -36,7 +36,7 @@ bool effective_fusion(const SpecArgs& args) {
 
 std::unique_ptr<runtime::Device> make_device(const std::string& backend, bool verbose) {
   if (backend == "reference") return runtime::make_reference_device();
-  if (backend == "cpu") return runtime::make_cpu_device(0);
+  if (backend == "cpu") return runtime::make_cpu_device(runtime::thread_count_setting());
   runtime::GpuProbe gpu = runtime::probe_gpu();
   if (backend == "cuda")
     throw Error("--backend cuda: the CUDA backend is not built yet (issue 5); GPU probe: " + gpu.reason +
@@ -44,7 +44,7 @@ std::unique_ptr<runtime::Device> make_device(const std::string& backend, bool ve
   if (verbose)
     std::fprintf(stderr, "grokjit: backend auto -> cpu (%s)\n",
                  gpu.usable ? "a GPU is usable but the CUDA backend is not built yet" : gpu.reason.c_str());
-  return runtime::make_cpu_device(0);
+  return runtime::make_cpu_device(runtime::thread_count_setting());
 }
 
 }  // namespace grokjit::cli

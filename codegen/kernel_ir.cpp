@@ -356,6 +356,33 @@ ExprId Kernel::simplify_index(ExprOp op, ExprId a, ExprId b) {
       ExprId r = from_lin(rest);
       Range rr = range(r);
       bool within = rr.lo >= 0 && rr.hi < d;
+      // floor((big*c + small) / (c*e)) = floor(big / e) when 0 <= small < c;
+      // likewise (big*c + small) mod (c*e) = (big mod e)*c + small.
+      if (!within) {
+        std::vector<int64_t> cands;
+        for (auto [atom, k] : rest.terms)
+          if (k > 1 && d % k == 0) cands.push_back(k);
+        std::sort(cands.rbegin(), cands.rend());
+        for (int64_t c : cands) {
+          Lin big, small;
+          small.c = rest.c;
+          for (auto [atom, k] : rest.terms) {
+            if (k % c == 0) big.add_term(atom, k / c);
+            else small.add_term(atom, k);
+          }
+          ExprId sm = from_lin(small);
+          Range sr = range(sm);
+          if (sr.lo < 0 || sr.hi >= c) continue;
+          ExprId inner = binary(op, from_lin(big), index(d / c));
+          if (op == ExprOp::Div) {
+            q.c += cq;
+            Lin out = q;
+            out.add_term(inner, 1);
+            return binary(ExprOp::Add, from_lin(out), index(0));
+          }
+          return binary(ExprOp::Add, binary(ExprOp::Mul, inner, index(c)), sm);
+        }
+      }
       if (op == ExprOp::Div) {
         q.c += cq;
         if (!within) {
@@ -546,7 +573,7 @@ class Printer {
     std::vector<ExprId> r;
     if (s.kind == StmtKind::Let || s.kind == StmtKind::Reduce) r.push_back(s.value);
     if (s.kind == StmtKind::Store) r = {s.index, s.value};
-    if (s.kind == StmtKind::Gemm) r = {s.gemm.m0, s.gemm.n0, s.gemm.a, s.gemm.b};
+    if (s.kind == StmtKind::Gemm) r = {s.gemm.m0, s.gemm.n0, s.gemm.b_key, s.gemm.a, s.gemm.b};
     return r;
   }
 
@@ -683,7 +710,8 @@ class Printer {
         pad(indent);
         out_ << "gemm " << scalar_type_name(g.type) << " " << local_name(g.acc) << " = sum " << var_name(g.k) << " in [0, "
              << g.K << ") a*b for " << var_name(g.m) << " in [" << text(g.m0) << ", +" << g.tile_m << ") < " << g.M
-             << ", " << var_name(g.n) << " in [" << text(g.n0) << ", +" << g.tile_n << ") < " << g.N << ":\n";
+             << ", " << var_name(g.n) << " in [" << text(g.n0) << ", +" << g.tile_n << ") < " << g.N << ", B tile "
+             << text(g.b_key) << ":\n";
         for (auto [label, e] : {std::pair{"a", g.a}, std::pair{"b", g.b}}) {
           scopes_.emplace_back();
           define(e, indent + 2);
@@ -735,6 +763,7 @@ void Kernel::finalize() {
       visit(s.gemm.b);
       visit(s.gemm.m0);
       visit(s.gemm.n0);
+      visit(s.gemm.b_key);
     }
   });
   hash_ = hex_digest(canonical_text(*this), 16);

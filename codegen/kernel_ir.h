@@ -98,10 +98,12 @@ enum class StmtKind : uint8_t { Loop, Let, Reduce, Store, Gemm };
 // a and b are expressions in (m, k) and (k, n) plus enclosing variables, so
 // a transposed or computed operand (a fused prologue) is just an expression;
 // the emitter decides whether to read it in place or pack it first.
+// b_key identifies the B tile: iterations with equal keys read the same B
+// values (an emitter may keep a packed B tile across them).
 struct GemmSpec {
   int64_t M = 0, N = 0, K = 0;
   int64_t tile_m = 0, tile_n = 0;
-  ExprId m0 = -1, n0 = -1;
+  ExprId m0 = -1, n0 = -1, b_key = -1;
   VarId m = -1, n = -1, k = -1;
   ExprId a = -1, b = -1;
   LocalId acc = -1;

@@ -36,13 +36,67 @@ constexpr int64_t kGemmKBlock = 256;  // K blocking when K > 512
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
+// ---- gemm operand analysis: is an operand a strided load (read in place)?
+struct Operand {
+  bool direct = false;
+  BufId buffer = -1;
+  ExprId index = -1;
+  int64_t stride_outer = 0, stride_k = 0;  // A: (m, k); B: (n, k)
+};
+
+bool uses_var(const Kernel& k, ExprId e, VarId v, std::unordered_map<ExprId, bool>& memo) {
+  auto it = memo.find(e);
+  if (it != memo.end()) return it->second;
+  const Expr& x = k.expr(e);
+  bool r = x.op == ExprOp::Var && x.ival == v;
+  for (ExprId c : {x.a, x.b, x.c})
+    if (c >= 0 && !r) r = uses_var(k, c, v, memo);
+  memo[e] = r;
+  return r;
+}
+
+// Coefficient of v in an index expression, if it is affine in v.
+bool affine(const Kernel& k, ExprId e, VarId v, int64_t* coeff) {
+  std::unordered_map<ExprId, bool> memo;
+  std::function<bool(ExprId, int64_t)> walk = [&](ExprId id, int64_t scale) {
+    const Expr& x = k.expr(id);
+    if (x.op == ExprOp::Var && x.ival == v) {
+      *coeff += scale;
+      return true;
+    }
+    if (x.op == ExprOp::Add) return walk(x.a, scale) && walk(x.b, scale);
+    if (x.op == ExprOp::Mul && k.is_const(x.b)) return walk(x.a, scale * k.const_int(x.b));
+    return !uses_var(k, id, v, memo);
+  };
+  *coeff = 0;
+  return walk(e, 1);
+}
+
+Operand analyze_operand(const Kernel& k, ExprId value, VarId outer, VarId kv) {
+  Operand o;
+  const Expr& x = k.expr(value);
+  if (x.op != ExprOp::Load || x.b >= 0) return o;
+  o.buffer = static_cast<BufId>(x.ival);
+  o.index = x.a;
+  o.direct = affine(k, x.a, outer, &o.stride_outer) && affine(k, x.a, kv, &o.stride_k);
+  return o;
+}
+
+Operand analyze_b(const Kernel& k, const GemmSpec& g, int nr) {
+  Operand b = analyze_operand(k, g.b, g.n, g.k);
+  b.direct = b.direct && b.stride_outer == 1 && g.N % nr == 0 && g.tile_n % nr == 0;
+  return b;
+}
+
+// Per-thread scratch of a gemm: [B-tile tag][packed A][packed B][C partial sums].
 struct GemmLayout {
   int lanes = 8, mr = 6, nr = 16;
   int64_t kc = 0, mpad = 0, ldc = 0;
+  bool cache_b = false;  // B packed as a whole tile and kept across iterations with the same b_key
   size_t a_off = 0, b_off = 0, c_off = 0, total = 0;
 };
 
-GemmLayout gemm_layout(const GemmSpec& g, const CpuEmitOptions& o) {
+GemmLayout gemm_layout(const Kernel& k, const GemmSpec& g, const CpuEmitOptions& o) {
   GemmLayout l;
   size_t elem = g.type == ScalarType::F64 ? 8 : 4;
   l.lanes = o.vector_bytes / static_cast<int>(elem);
@@ -51,10 +105,14 @@ GemmLayout gemm_layout(const GemmSpec& g, const CpuEmitOptions& o) {
   l.kc = g.K <= 512 ? g.K : kGemmKBlock;
   l.mpad = round_up(g.tile_m, l.mr);
   l.ldc = round_up(g.tile_n, l.nr);
+  const bool b_direct = analyze_b(k, g, l.nr).direct;
+  l.cache_b = !b_direct && l.kc == g.K;
   auto align = [](size_t x) { return (x + 63) / 64 * 64; };
-  l.a_off = 0;
-  l.b_off = align(static_cast<size_t>(l.mpad * std::max<int64_t>(l.kc, 1)) * elem);
-  l.c_off = l.b_off + align(static_cast<size_t>(std::max<int64_t>(l.kc, 1) * l.nr) * elem);
+  const int64_t kc = std::max<int64_t>(l.kc, 1);
+  l.a_off = 64;
+  l.b_off = l.a_off + align(static_cast<size_t>(l.mpad * kc) * elem);
+  size_t b_bytes = b_direct ? 0 : static_cast<size_t>(l.cache_b ? kc * l.ldc : kc * l.nr) * elem;
+  l.c_off = l.b_off + align(b_bytes);
   l.total = l.c_off + (l.kc < g.K ? align(static_cast<size_t>(l.mpad * l.ldc) * elem) : 0);
   return l;
 }
@@ -96,6 +154,9 @@ class Emitter {
     }
     vars_.assign(k_.vars.size(), nullptr);
     locals_.assign(k_.locals.size(), nullptr);
+    bool has_gemm = false;
+    for_each_stmt(k_.body, [&](const Stmt& s) { has_gemm = has_gemm || s.kind == StmtKind::Gemm; });
+    if (has_gemm) B_.CreateStore(ci(-1), scratch_);  // no packed B tile is valid yet
     memo_.emplace_back();
     loop(begin, end, true, {}, [&](Value* p, const std::vector<Value*>&) {
       vars_[static_cast<size_t>(k_.parallel_var)] = p;
@@ -600,51 +661,6 @@ class Emitter {
   }
 
   // ---- gemm
-  struct Operand {
-    bool direct = false;
-    BufId buffer = -1;
-    ExprId index = -1;
-    int64_t stride_outer = 0, stride_k = 0;  // A: (m, k); B: (n, k)
-  };
-
-  bool uses_var(ExprId e, VarId v, std::unordered_map<ExprId, bool>& memo) const {
-    auto it = memo.find(e);
-    if (it != memo.end()) return it->second;
-    const Expr& x = k_.expr(e);
-    bool r = x.op == ExprOp::Var && x.ival == v;
-    for (ExprId c : {x.a, x.b, x.c})
-      if (c >= 0 && !r) r = uses_var(c, v, memo);
-    memo[e] = r;
-    return r;
-  }
-
-  // Coefficient of v in an index expression, if it is affine in v.
-  bool affine(ExprId e, VarId v, int64_t* coeff) const {
-    std::unordered_map<ExprId, bool> memo;
-    std::function<bool(ExprId, int64_t)> walk = [&](ExprId id, int64_t scale) {
-      const Expr& x = k_.expr(id);
-      if (x.op == ExprOp::Var && x.ival == v) {
-        *coeff += scale;
-        return true;
-      }
-      if (x.op == ExprOp::Add) return walk(x.a, scale) && walk(x.b, scale);
-      if (x.op == ExprOp::Mul && k_.is_const(x.b)) return walk(x.a, scale * k_.const_int(x.b));
-      return !uses_var(id, v, memo);
-    };
-    *coeff = 0;
-    return walk(e, 1);
-  }
-
-  Operand analyze(ExprId value, VarId outer, VarId kv) const {
-    Operand o;
-    const Expr& x = k_.expr(value);
-    if (x.op != ExprOp::Load || x.b >= 0) return o;
-    o.buffer = static_cast<BufId>(x.ival);
-    o.index = x.a;
-    o.direct = affine(x.a, outer, &o.stride_outer) && affine(x.a, kv, &o.stride_k);
-    return o;
-  }
-
   // Emits `e` with some variables bound to given values, in a fresh scope.
   Value* emit_at(ExprId e, const std::vector<std::pair<VarId, Value*>>& binds) {
     std::vector<Value*> saved;
@@ -662,7 +678,7 @@ class Emitter {
 
   void gemm(const Stmt& s) {
     const GemmSpec& g = s.gemm;
-    GemmLayout L = gemm_layout(g, opt_);
+    GemmLayout L = gemm_layout(k_, g, opt_);
     Type* T = ty(g.type);
     auto* VT = llvm::FixedVectorType::get(T, static_cast<unsigned>(L.lanes));
     const int MR = L.mr, NV = 2, NR = L.nr;
@@ -670,9 +686,8 @@ class Emitter {
     Value* n0 = emit(g.n0);
     Value* mend = B_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, B_.CreateAdd(m0, ci(g.tile_m)), ci(g.M));
     Value* nend = B_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, B_.CreateAdd(n0, ci(g.tile_n)), ci(g.N));
-    Operand A = analyze(g.a, g.m, g.k);
-    Operand Bo = analyze(g.b, g.n, g.k);
-    if (Bo.direct && (Bo.stride_outer != 1 || g.N % NR != 0 || g.tile_n % NR != 0)) Bo.direct = false;
+    Operand A = analyze_operand(k_, g.a, g.m, g.k);
+    Operand Bo = analyze_b(k_, g, NR);
     Value* apack = scratch_ptr(L.a_off);
     Value* bpack = scratch_ptr(L.b_off);
     Value* ctile = scratch_ptr(L.c_off);
@@ -686,6 +701,37 @@ class Emitter {
     llvm::AllocaInst* cloc = eb.CreateAlloca(T, ci(MR * NR));
     cloc->setAlignment(llvm::Align(64));
 
+    // dst[kk * NR + j] = b(kb + kk, ni + j), zero past N
+    auto pack_b = [&](Value* ni, Value* kb, Value* kc, Value* dst) {
+      loop(ci(0), kc, true, {}, [&](Value* kk, const std::vector<Value*>&) {
+        Value* kabs = B_.CreateAdd(kb, kk);
+        for (int j = 0; j < NR; ++j) {
+          Value* n = B_.CreateAdd(ni, ci(j));
+          Value* inside = B_.CreateICmpSLT(n, nend);
+          Value* nc = B_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, n, ci(g.N - 1));
+          Value* v = B_.CreateSelect(inside, emit_at(g.b, {{g.n, nc}, {g.k, kabs}}), zero);
+          B_.CreateStore(v, B_.CreateInBoundsGEP(T, dst, B_.CreateAdd(B_.CreateMul(kk, ci(NR)), ci(j))));
+        }
+        return std::vector<Value*>{};
+      });
+    };
+    if (L.cache_b) {
+      // The whole B tile, packed panel by panel, kept while b_key stays the same.
+      Value* key = emit(g.b_key);
+      Value* stale = B_.CreateICmpNE(B_.CreateLoad(i64(), scratch_), key);
+      llvm::BasicBlock* pack = block("gemm.pack_b");
+      llvm::BasicBlock* ready = block("gemm.b_ready");
+      B_.CreateCondBr(stale, pack, ready);
+      B_.SetInsertPoint(pack);
+      loop(ci(0), nblocks, true, {}, [&](Value* nbi, const std::vector<Value*>&) {
+        pack_b(B_.CreateAdd(n0, B_.CreateMul(nbi, ci(NR))), ci(0), ci(g.K),
+               B_.CreateInBoundsGEP(T, bpack, B_.CreateMul(nbi, ci(g.K * NR))));
+        return std::vector<Value*>{};
+      });
+      B_.CreateStore(key, scratch_);
+      B_.CreateBr(ready);
+      B_.SetInsertPoint(ready);
+    }
     loop(ci(0), ci(kblocks), false, {}, [&](Value* kbi, const std::vector<Value*>&) {
       Value* kb = B_.CreateMul(kbi, ci(L.kc));
       Value* kc = B_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, ci(L.kc), B_.CreateSub(ci(g.K), kb));
@@ -713,19 +759,11 @@ class Emitter {
       loop(ci(0), nblocks, true, {}, [&](Value* nbi, const std::vector<Value*>&) {
         Value* ni = B_.CreateAdd(n0, B_.CreateMul(nbi, ci(NR)));
         Value* bbase = nullptr;
-        if (!Bo.direct) {
-          // Bp[kk * NR + j] = b(kb + kk, ni + j), zero past N
-          loop(ci(0), kc, true, {}, [&](Value* kk, const std::vector<Value*>&) {
-            Value* kabs = B_.CreateAdd(kb, kk);
-            for (int j = 0; j < NR; ++j) {
-              Value* n = B_.CreateAdd(ni, ci(j));
-              Value* inside = B_.CreateICmpSLT(n, nend);
-              Value* nc = B_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, n, ci(g.N - 1));
-              Value* v = B_.CreateSelect(inside, emit_at(g.b, {{g.n, nc}, {g.k, kabs}}), zero);
-              B_.CreateStore(v, B_.CreateInBoundsGEP(T, bpack, B_.CreateAdd(B_.CreateMul(kk, ci(NR)), ci(j))));
-            }
-            return std::vector<Value*>{};
-          });
+        Value* bpanel = bpack;
+        if (L.cache_b) {
+          bpanel = B_.CreateInBoundsGEP(T, bpack, B_.CreateMul(nbi, ci(g.K * NR)));
+        } else if (!Bo.direct) {
+          pack_b(ni, kb, kc, bpack);
         } else {
           bbase = emit_at(Bo.index, {{g.n, ni}, {g.k, kb}});
         }
@@ -759,7 +797,7 @@ class Emitter {
                 bv[static_cast<size_t>(v)] = tag(ld, b);
                 continue;
               }
-              p = B_.CreateInBoundsGEP(T, bpack, B_.CreateAdd(B_.CreateMul(kk, ci(NR)), ci(v * L.lanes)));
+              p = B_.CreateInBoundsGEP(T, bpanel, B_.CreateAdd(B_.CreateMul(kk, ci(NR)), ci(v * L.lanes)));
               bv[static_cast<size_t>(v)] = B_.CreateAlignedLoad(VT, p, llvm::Align(4 * L.lanes));
             }
             std::vector<Value*> next;
@@ -844,7 +882,7 @@ class Emitter {
 size_t cpu_scratch_bytes(const Kernel& k, const CpuEmitOptions& options) {
   size_t bytes = 0;
   for_each_stmt(k.body, [&](const Stmt& s) {
-    if (s.kind == StmtKind::Gemm) bytes = std::max(bytes, gemm_layout(s.gemm, options).total);
+    if (s.kind == StmtKind::Gemm) bytes = std::max(bytes, gemm_layout(k, s.gemm, options).total);
   });
   return bytes;
 }

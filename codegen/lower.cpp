@@ -491,8 +491,10 @@ class GroupLowerer {
     GemmSpec gs;
     gs.M = M; gs.N = N; gs.K = K;
     gs.tile_m = tile_m; gs.tile_n = tile_n;
-    gs.m0 = k().mul(k().mod(k().div(p, TN), TM), tile_m);
-    gs.n0 = k().mul(k().mod(p, TN), tile_n);
+    // Row tiles vary fastest: consecutive iterations share the B tile.
+    gs.m0 = k().mul(k().mod(p, TM), tile_m);
+    gs.n0 = k().mul(k().mod(k().div(p, TM), TN), tile_n);
+    gs.b_key = k().div(p, TM);
     gs.m = k().add_var("m", M);
     gs.n = k().add_var("n", N);
     gs.k = k().add_var("k", K);

@@ -177,10 +177,19 @@ class Planner {
     return r;
   }
 
-  bool reads_buffer(int G, int buffer) const {
-    const LoweredKernel& lk = lowered_.at(G);
-    for (size_t i = 0; i < lk.args.size(); ++i)
-      if (lk.args[i] == buffer && lk.kernel.buffers[i].read) return true;
+  // Does group G read input node `input` (its value before the updates)?
+  bool reads_input(int G, NodeId input) const {
+    std::vector<NodeId> stack = sched_.groups[static_cast<size_t>(G)];
+    std::set<NodeId> seen;
+    while (!stack.empty()) {
+      NodeId n = stack.back();
+      stack.pop_back();
+      for (NodeId in : node(n).inputs) {
+        if (in == input) return true;
+        int o = sched_.owner[static_cast<size_t>(in)];
+        if ((o == G || (o < 0 && node(in).op != ir::Op::Input)) && seen.insert(in).second) stack.push_back(in);
+      }
+    }
     return false;
   }
 
@@ -241,7 +250,7 @@ class Planner {
       if (why.empty()) {
         std::vector<std::pair<int, int>> added;
         for (int G : alive_)
-          if (G != K && reads_buffer(G, target)) added.push_back({G, K});
+          if (G != K && reads_input(G, up.target)) added.push_back({G, K});
         war_.insert(war_.end(), added.begin(), added.end());
         if (!acyclic()) {
           war_.resize(war_.size() - added.size());

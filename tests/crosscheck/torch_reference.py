@@ -469,7 +469,8 @@ def main():
     parser.add_argument("--cases", default="", help="comma-separated; default: every export in --export-dir")
     parser.add_argument("--perturb", default="", choices=[""] + sorted(PERTURBATIONS),
                         help="break one detail on purpose (to see the C++ test fail)")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (1: more threads spin and slow down badly on a busy machine)")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)

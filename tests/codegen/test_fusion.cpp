@@ -1,0 +1,169 @@
+// Fused patterns: each must be one kernel (or as few as stated) and match
+// the float64 interpreter; fusion on must equal fusion off.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "codegen/plan.h"
+#include "ir/autodiff.h"
+#include "ir/builder.h"
+#include "runtime/cpu_device.h"
+#include "tests/codegen/harness.h"
+#include "tests/codegen/tiny_model.h"
+
+namespace grokjit {
+namespace {
+
+using namespace ir;
+using testing::InputRange;
+using testing::Tolerance;
+
+size_t kernel_count(const Graph& g, bool fusion) {
+  runtime::CompileOptions o;
+  o.fusion = fusion;
+  return runtime::cpu_plan(g, o).kernels.size();
+}
+
+std::string kernel_names(const Graph& g) {
+  std::string s;
+  for (const auto& k : runtime::cpu_plan(g, {}).kernels) s += k.kernel.name + " ";
+  return s;
+}
+
+void check_both(const Graph& g, const TensorMap& in, Tolerance tol) {
+  for (bool fusion : {true, false}) {
+    SCOPED_TRACE(fusion ? "fusion on" : "fusion off");
+    testing::check_against_interpreter(g, in, tol, fusion);
+  }
+}
+
+Value rmsnorm(Value x, Value gain) { return x * rsqrt(mean(square(x), {-1}, true) + 1e-5) * gain; }
+
+TEST(Fusion, ElementwiseChainIsOneKernel) {
+  Graph g;
+  Value a = input(g, "a", {64, 48}, DType::F32, InputRole::Data);
+  Value b = input(g, "b", {48}, DType::F32, InputRole::Data);
+  Value y = silu(a * 2.0 + b) * tanh(a) - exp(-square(a));  // b is broadcast
+  output(y, "y");
+  EXPECT_EQ(kernel_count(g, true), 1u) << kernel_names(g);
+  EXPECT_GT(kernel_count(g, false), 5u);
+  check_both(g, testing::random_inputs(g, 1), {});
+}
+
+TEST(Fusion, SoftmaxIsOneRowKernel) {
+  Graph g;
+  Value a = input(g, "a", {96, 99}, DType::F32, InputRole::Data);
+  output(softmax(a, -1), "y");
+  EXPECT_EQ(kernel_count(g, true), 1u) << kernel_names(g);
+  EXPECT_EQ(runtime::cpu_plan(g, {}).kernels[0].kernel.kind, "R");
+  check_both(g, testing::random_inputs(g, 2, {}, {-10, 10}), {});
+}
+
+TEST(Fusion, RmsNormForwardAndBackwardAreOneKernelEach) {
+  Graph g;
+  Value x = input(g, "x", {40, 64}, DType::F32, InputRole::Data);
+  Value gain = input(g, "g", {64}, DType::F32, InputRole::Param);
+  Value dy = input(g, "dy", {40, 64}, DType::F32, InputRole::Data);
+  Value y = rmsnorm(x, gain);
+  output(y, "y");
+  {
+    Graph fwd = g;
+    EXPECT_EQ(kernel_count(fwd, true), 1u) << kernel_names(fwd);
+  }
+  auto grads = vjp(y, dy, std::vector<Value>{x, gain});
+  output(grads[0], "dx");
+  output(grads[1], "dg");
+  // forward+dx: one row kernel; dg: a column reduction over the rows.
+  EXPECT_LE(kernel_count(g, true), 3u) << kernel_names(g);
+  check_both(g, testing::random_inputs(g, 3), {2e-5, 1e-5});
+}
+
+TEST(Fusion, CrossEntropyForwardAndBackward) {
+  Graph g;
+  Value logits = input(g, "logits", {64, 99}, DType::F32, InputRole::Data);
+  Value labels = input(g, "labels", {64}, DType::I32, InputRole::Data);
+  Value loss = mean(-sum(one_hot(labels, 99) * log_softmax(logits, -1), {-1}), {0});
+  output(loss, "loss");
+  output(grad(loss, std::vector<Value>{logits})[0], "dlogits");
+  // One row kernel (log-softmax, CE and the gradient) plus the batch mean.
+  EXPECT_LE(kernel_count(g, true), 2u) << kernel_names(g);
+  check_both(g, testing::random_inputs(g, 4, {{"labels", {0, 98}}}, {-5, 5}), {1e-5, 1e-7});
+}
+
+TEST(Fusion, MatMulWithPrologueAndEpilogue) {
+  Graph g;
+  Value x = input(g, "x", {50, 40}, DType::F32, InputRole::Data);
+  Value s = input(g, "s", {40}, DType::F32, InputRole::Data);
+  Value w = input(g, "w", {30, 40}, DType::F32, InputRole::Param);
+  Value r = input(g, "r", {50, 30}, DType::F32, InputRole::Data);
+  Value y = silu(matmul(relu(x) * s, transpose(w))) + r;  // prologue on A, transposed B, epilogue
+  output(y, "y");
+  EXPECT_EQ(kernel_count(g, true), 1u) << kernel_names(g);
+  EXPECT_EQ(runtime::cpu_plan(g, {}).kernels[0].kernel.kind, "MM");
+  check_both(g, testing::random_inputs(g, 5), {2e-5, 1e-5});
+}
+
+TEST(Fusion, BatchedAttention) {
+  Graph g;
+  Value q = input(g, "q", {6, 4, 16}, DType::F32, InputRole::Data);
+  Value k = input(g, "k", {6, 4, 16}, DType::F32, InputRole::Data);
+  Value v = input(g, "v", {6, 4, 16}, DType::F32, InputRole::Data);
+  Value scores = matmul(q, transpose(k)) * 0.25;
+  Value mask = broadcast_to(ge(iota(g, {4, 4}, 0), iota(g, {4, 4}, 1)), scores.shape());
+  Value att = matmul(softmax(where(mask, scores, constant(g, -1e30, scores.shape())), -1), v);
+  output(att, "att");
+  EXPECT_LE(kernel_count(g, true), 3u) << kernel_names(g);
+  check_both(g, testing::random_inputs(g, 6), {2e-5, 1e-6});
+}
+
+TEST(Fusion, ArgmaxTwoReductionsInOneKernel) {
+  Graph g;
+  Value x = input(g, "x", {30, 7}, DType::I32, InputRole::Data);
+  output(argmax(cast(x, DType::F32), -1), "i");
+  EXPECT_EQ(kernel_count(g, true), 1u) << kernel_names(g);
+  check_both(g, testing::random_inputs(g, 7, {}, {-3, 3}), {0, 0});
+}
+
+TEST(Fusion, OptimizerUpdatesShareLaunches) {
+  Graph g;
+  std::vector<Value> params;
+  for (int i = 0; i < 6; ++i) params.push_back(input(g, "w" + std::to_string(i), {32, 32}, DType::F32, InputRole::Param));
+  for (int i = 0; i < 6; ++i) {
+    Value gr = input(g, "g" + std::to_string(i), {32, 32}, DType::F32, InputRole::Data);
+    Value m = input(g, "m" + std::to_string(i), {32, 32}, DType::F32, InputRole::State);
+    Value m2 = m * 0.9 + gr * 0.1;
+    update(m, m2);
+    update(params[static_cast<size_t>(i)], params[static_cast<size_t>(i)] - m2 * 0.01);
+  }
+  EXPECT_EQ(kernel_count(g, true), 1u) << kernel_names(g);
+  EXPECT_EQ(kernel_count(g, false), 6u * 5u);
+  check_both(g, testing::random_inputs(g, 8), {1e-6, 1e-7});
+}
+
+TEST(Fusion, TinyTransformerStep) {
+  testing::TinyConfig cfg;
+  testing::TinyModel m = testing::tiny_transformer(cfg);
+  size_t on = kernel_count(m.graph, true), off = kernel_count(m.graph, false);
+  std::cout << "tiny transformer training step: " << on << " kernels fused, " << off << " unfused\n";
+  EXPECT_LT(on * 4, off);
+  TensorMap in = testing::tiny_inputs(m, cfg, 11);
+  runtime::ProgramStats stats;
+  SCOPED_TRACE(kernel_names(m.graph));
+  testing::check_against_interpreter(m.graph, in, {2e-4, 2e-5}, true, &stats);
+  testing::check_against_interpreter(m.graph, in, {2e-4, 2e-5}, false);
+}
+
+TEST(Fusion, FusionOnEqualsFusionOff) {
+  testing::TinyConfig cfg;
+  cfg.update = false;  // compare the gradients themselves
+  testing::TinyModel m = testing::tiny_transformer(cfg);
+  TensorMap in = testing::tiny_inputs(m, cfg, 12);
+  runtime::CompileOptions on, off;
+  off.fusion = false;
+  auto a = testing::run_on(testing::cpu_device(), m.graph, in, on);
+  auto b = testing::run_on(testing::cpu_device(), m.graph, in, off);
+  for (const auto& [name, t] : a.outputs) testing::expect_close(t, b.outputs.at(name), name, {1e-5, 1e-6});
+}
+
+}  // namespace
+}  // namespace grokjit
