@@ -38,7 +38,8 @@ int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 // ---- gemm operand analysis: is an operand a strided load (read in place)?
 struct Operand {
-  bool direct = false;
+  bool affine = false;  // a plain load at base + outer*stride_outer + k*stride_k
+  bool direct = false;  // read in place by the microkernel (else packed)
   BufId buffer = -1;
   ExprId index = -1;
   int64_t stride_outer = 0, stride_k = 0;  // A: (m, k); B: (n, k)
@@ -78,13 +79,24 @@ Operand analyze_operand(const Kernel& k, ExprId value, VarId outer, VarId kv) {
   if (x.op != ExprOp::Load || x.b >= 0) return o;
   o.buffer = static_cast<BufId>(x.ival);
   o.index = x.a;
-  o.direct = affine(k, x.a, outer, &o.stride_outer) && affine(k, x.a, kv, &o.stride_k);
+  o.affine = affine(k, x.a, outer, &o.stride_outer) && affine(k, x.a, kv, &o.stride_k);
+  o.direct = o.affine;
   return o;
+}
+
+// With K blocking (long K), operands whose rows along k are far apart are
+// packed: the packed panel is contiguous (fewer TLB misses and cache lines).
+bool k_blocked(const GemmSpec& g) { return g.K > 512; }
+
+Operand analyze_a(const Kernel& k, const GemmSpec& g) {
+  Operand a = analyze_operand(k, g.a, g.m, g.k);
+  a.direct = a.direct && (!k_blocked(g) || a.stride_k == 1);
+  return a;
 }
 
 Operand analyze_b(const Kernel& k, const GemmSpec& g, int nr) {
   Operand b = analyze_operand(k, g.b, g.n, g.k);
-  b.direct = b.direct && b.stride_outer == 1 && g.N % nr == 0 && g.tile_n % nr == 0;
+  b.direct = b.direct && b.stride_outer == 1 && g.N % nr == 0 && g.tile_n % nr == 0 && !k_blocked(g);
   return b;
 }
 
@@ -102,7 +114,7 @@ GemmLayout gemm_layout(const Kernel& k, const GemmSpec& g, const CpuEmitOptions&
   l.lanes = o.vector_bytes / static_cast<int>(elem);
   l.mr = o.gemm_mr;
   l.nr = 2 * l.lanes;
-  l.kc = g.K <= 512 ? g.K : kGemmKBlock;
+  l.kc = k_blocked(g) ? kGemmKBlock : g.K;
   l.mpad = round_up(g.tile_m, l.mr);
   l.ldc = round_up(g.tile_n, l.nr);
   const bool b_direct = analyze_b(k, g, l.nr).direct;
@@ -686,12 +698,11 @@ class Emitter {
     Value* n0 = emit(g.n0);
     Value* mend = B_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, B_.CreateAdd(m0, ci(g.tile_m)), ci(g.M));
     Value* nend = B_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, B_.CreateAdd(n0, ci(g.tile_n)), ci(g.N));
-    Operand A = analyze_operand(k_, g.a, g.m, g.k);
+    Operand A = analyze_a(k_, g);
     Operand Bo = analyze_b(k_, g, NR);
     Value* apack = scratch_ptr(L.a_off);
     Value* bpack = scratch_ptr(L.b_off);
     Value* ctile = scratch_ptr(L.c_off);
-    Value* zero = cf(T, 0.0);
     Value* mcount = B_.CreateSub(mend, m0);
     Value* mblocks = B_.CreateSDiv(B_.CreateAdd(mcount, ci(MR - 1)), ci(MR));
     Value* nblocks = B_.CreateSDiv(B_.CreateAdd(B_.CreateSub(nend, n0), ci(NR - 1)), ci(NR));
@@ -701,19 +712,61 @@ class Emitter {
     llvm::AllocaInst* cloc = eb.CreateAlloca(T, ci(MR * NR));
     cloc->setAlignment(llvm::Align(64));
 
-    // dst[kk * NR + j] = b(kb + kk, ni + j), zero past N
+    // dst[kk * NR + j] = b(kb + kk, ni + j). Columns past N repeat the last
+    // one (clamped, so every read is in bounds); their sums are never stored.
     auto pack_b = [&](Value* ni, Value* kb, Value* kc, Value* dst) {
+      auto generic = [&] {
+        if (Bo.affine) {  // strided loads: column bases hoisted out of the k loop
+          std::vector<Value*> col(static_cast<size_t>(NR));
+          for (int j = 0; j < NR; ++j) {
+            Value* nc = B_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, B_.CreateAdd(ni, ci(j)), ci(g.N - 1));
+            col[static_cast<size_t>(j)] = emit_at(Bo.index, {{g.n, nc}, {g.k, kb}});
+          }
+          loop(ci(0), kc, true, {}, [&](Value* kk, const std::vector<Value*>&) {
+            Value* koff = B_.CreateMul(kk, ci(Bo.stride_k));
+            for (int j = 0; j < NR; ++j)
+              B_.CreateStore(load(Bo.buffer, B_.CreateAdd(col[static_cast<size_t>(j)], koff)),
+                             B_.CreateInBoundsGEP(T, dst, B_.CreateAdd(B_.CreateMul(kk, ci(NR)), ci(j))));
+            return std::vector<Value*>{};
+          });
+          return;
+        }
+        loop(ci(0), kc, true, {}, [&](Value* kk, const std::vector<Value*>&) {  // a computed operand (prologue)
+          Value* kabs = B_.CreateAdd(kb, kk);
+          for (int j = 0; j < NR; ++j) {
+            Value* nc = B_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, B_.CreateAdd(ni, ci(j)), ci(g.N - 1));
+            B_.CreateStore(emit_at(g.b, {{g.n, nc}, {g.k, kabs}}),
+                           B_.CreateInBoundsGEP(T, dst, B_.CreateAdd(B_.CreateMul(kk, ci(NR)), ci(j))));
+          }
+          return std::vector<Value*>{};
+        });
+      };
+      if (!(Bo.affine && Bo.stride_outer == 1)) {
+        generic();
+        return;
+      }
+      // Rows of B contiguous along n: whole panels are two vector copies per k.
+      llvm::BasicBlock* fast = block("pack_b.vector");
+      llvm::BasicBlock* slow = block("pack_b.edge");
+      llvm::BasicBlock* done = block("pack_b.done");
+      B_.CreateCondBr(B_.CreateICmpSLE(B_.CreateAdd(ni, ci(NR)), ci(g.N)), fast, slow);
+      B_.SetInsertPoint(fast);
+      Value* base = emit_at(Bo.index, {{g.n, ni}, {g.k, kb}});
       loop(ci(0), kc, true, {}, [&](Value* kk, const std::vector<Value*>&) {
-        Value* kabs = B_.CreateAdd(kb, kk);
-        for (int j = 0; j < NR; ++j) {
-          Value* n = B_.CreateAdd(ni, ci(j));
-          Value* inside = B_.CreateICmpSLT(n, nend);
-          Value* nc = B_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, n, ci(g.N - 1));
-          Value* v = B_.CreateSelect(inside, emit_at(g.b, {{g.n, nc}, {g.k, kabs}}), zero);
-          B_.CreateStore(v, B_.CreateInBoundsGEP(T, dst, B_.CreateAdd(B_.CreateMul(kk, ci(NR)), ci(j))));
+        Value* src = B_.CreateAdd(base, B_.CreateMul(kk, ci(Bo.stride_k)));
+        for (int v = 0; v < NV; ++v) {
+          auto* ld = B_.CreateAlignedLoad(VT, address(Bo.buffer, B_.CreateAdd(src, ci(v * L.lanes))), llvm::Align(storage_bytes(g.type)));
+          tag(ld, Bo.buffer);
+          B_.CreateAlignedStore(ld, B_.CreateInBoundsGEP(T, dst, B_.CreateAdd(B_.CreateMul(kk, ci(NR)), ci(v * L.lanes))),
+                                llvm::Align(storage_bytes(g.type)));
         }
         return std::vector<Value*>{};
       });
+      B_.CreateBr(done);
+      B_.SetInsertPoint(slow);
+      generic();
+      B_.CreateBr(done);
+      B_.SetInsertPoint(done);
     };
     if (L.cache_b) {
       // The whole B tile, packed panel by panel, kept while b_key stays the same.
@@ -738,21 +791,53 @@ class Emitter {
       Value* first = B_.CreateICmpEQ(kbi, ci(0));
       Value* last = B_.CreateICmpEQ(kbi, ci(kblocks - 1));
       if (!A.direct) {
-        // Ap[(mb * kc + kk) * MR + r] = a(m0 + mb*MR + r, kb + kk), zero past M
+        // Ap[(mb * kc + kk) * MR + r] = a(m0 + mb*MR + r, kb + kk); rows past M
+        // repeat the last one (clamped reads; their sums are never stored).
         loop(ci(0), mblocks, true, {}, [&](Value* mb, const std::vector<Value*>&) {
-          loop(ci(0), kc, true, {}, [&](Value* kk, const std::vector<Value*>&) {
-            Value* kabs = B_.CreateAdd(kb, kk);
-            Value* row0 = B_.CreateAdd(m0, B_.CreateMul(mb, ci(MR)));
-            Value* dst_base = B_.CreateMul(B_.CreateAdd(B_.CreateMul(mb, ci(L.kc)), kk), ci(MR));
+          Value* row0 = B_.CreateAdd(m0, B_.CreateMul(mb, ci(MR)));
+          auto scalar_pack = [&] {
+            std::vector<Value*> rows(static_cast<size_t>(MR)), bases(static_cast<size_t>(MR));
             for (int r = 0; r < MR; ++r) {
-              Value* m = B_.CreateAdd(row0, ci(r));
-              Value* inside = B_.CreateICmpSLT(m, mend);
-              Value* mc = B_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, m, ci(g.M - 1));
-              Value* v = B_.CreateSelect(inside, emit_at(g.a, {{g.m, mc}, {g.k, kabs}}), zero);
-              B_.CreateStore(v, B_.CreateInBoundsGEP(T, apack, B_.CreateAdd(dst_base, ci(r))));
+              rows[static_cast<size_t>(r)] = B_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, B_.CreateAdd(row0, ci(r)), ci(g.M - 1));
+              if (A.affine) bases[static_cast<size_t>(r)] = emit_at(A.index, {{g.m, rows[static_cast<size_t>(r)]}, {g.k, kb}});
             }
+            loop(ci(0), kc, true, {}, [&](Value* kk, const std::vector<Value*>&) {
+              Value* kabs = B_.CreateAdd(kb, kk);
+              Value* dst_base = B_.CreateMul(B_.CreateAdd(B_.CreateMul(mb, ci(L.kc)), kk), ci(MR));
+              for (int r = 0; r < MR; ++r) {
+                Value* v = A.affine ? load(A.buffer, B_.CreateAdd(bases[static_cast<size_t>(r)], B_.CreateMul(kk, ci(A.stride_k))))
+                                    : emit_at(g.a, {{g.m, rows[static_cast<size_t>(r)]}, {g.k, kabs}});
+                B_.CreateStore(v, B_.CreateInBoundsGEP(T, apack, B_.CreateAdd(dst_base, ci(r))));
+              }
+              return std::vector<Value*>{};
+            });
+          };
+          if (!(A.affine && A.stride_outer == 1)) {
+            scalar_pack();
+            return std::vector<Value*>{};
+          }
+          // Columns of A contiguous along m (a transposed operand): a whole
+          // row block is one MR-wide vector copy per k.
+          auto* RT = llvm::FixedVectorType::get(T, static_cast<unsigned>(MR));
+          llvm::BasicBlock* fast = block("pack_a.vector");
+          llvm::BasicBlock* slow = block("pack_a.edge");
+          llvm::BasicBlock* done = block("pack_a.done");
+          B_.CreateCondBr(B_.CreateICmpSLE(B_.CreateAdd(row0, ci(MR)), ci(g.M)), fast, slow);
+          B_.SetInsertPoint(fast);
+          Value* base = emit_at(A.index, {{g.m, row0}, {g.k, kb}});
+          loop(ci(0), kc, true, {}, [&](Value* kk, const std::vector<Value*>&) {
+            auto* ld = B_.CreateAlignedLoad(RT, address(A.buffer, B_.CreateAdd(base, B_.CreateMul(kk, ci(A.stride_k)))),
+                                            llvm::Align(storage_bytes(g.type)));
+            tag(ld, A.buffer);
+            Value* dst = B_.CreateMul(B_.CreateAdd(B_.CreateMul(mb, ci(L.kc)), kk), ci(MR));
+            B_.CreateAlignedStore(ld, B_.CreateInBoundsGEP(T, apack, dst), llvm::Align(storage_bytes(g.type)));
             return std::vector<Value*>{};
           });
+          B_.CreateBr(done);
+          B_.SetInsertPoint(slow);
+          scalar_pack();
+          B_.CreateBr(done);
+          B_.SetInsertPoint(done);
           return std::vector<Value*>{};
         });
       }
