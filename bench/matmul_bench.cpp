@@ -4,11 +4,17 @@
 // input gradient, A^T B for the weight gradient), single- and multi-threaded.
 // Also measures this machine's FMA peak and prints GFLOP/s against it.
 //
-//   build/release/bench/matmul_bench [--reps N] [--threads T]
+// Then the default training step (Transformer d_model 128, 2 layers, FFN
+// 512, batch 512 x seq 4, vocab 99; AdamW and Muon): kernels per step with
+// fusion on and off, time per step (median, p20, p80 after warm-up),
+// achieved GFLOP/s against the FMA peak, and cold/warm compile times.
+//
+//   build/release/bench/matmul_bench [--reps N] [--threads T] [--steps N] [--no-matmul] [--no-step]
 //
 // Each grokjit run alternates with an OpenBLAS run (other processes slow
 // both alike); the table shows the best and the median of --reps runs, and
-// the ratio of the best times. A grokjit time is a whole Program::run()
+// the ratio of the best times. Single-threaded runs are timed by the
+// thread's CPU time (robust on a shared machine), multi-threaded by wall time. A grokjit time is a whole Program::run()
 // (thread-pool dispatch included). The FMA peak is the best of 3 runs.
 #include <cblas.h>
 #include <immintrin.h>
@@ -18,15 +24,22 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <unistd.h>
+#include <ctime>
 #include <memory>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <filesystem>
+#include <map>
+
 #include "ir/builder.h"
 #include "runtime/cpu_device.h"
+#include "runtime/host_buffer.h"
 #include "runtime/jit.h"
+#include "runtime/step_graph.h"
 
 using namespace grokjit;
 using Clock = std::chrono::steady_clock;
@@ -47,23 +60,38 @@ struct Timing {
   double best = 1e30, median = 0;
 };
 
-// Times a and b alternately (so that load from other processes hits both
-// alike): `reps` runs each after warm-up; best and median seconds.
-template <class A, class B>
-std::pair<Timing, Timing> time_pair(int reps, A&& a, B&& b) {
-  for (int i = 0; i < 3; ++i) {
-    a();
-    b();
+// With one thread the time that counts is the CPU time of this thread: other
+// processes on the machine then cost us nothing (they still share caches).
+bool g_thread_cpu_time = false;
+
+double now_seconds() {
+  if (g_thread_cpu_time) {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
   }
+  return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
+}
+
+// Times a and b, `reps` runs each after warm-up; best and median seconds.
+// Single runs alternate (load from other processes then hits both alike);
+// with `blocks`, runs come in blocks of reps/4 so that each library's
+// thread pool stays warm within a block (the two pools would otherwise
+// fight over the cores).
+template <class A, class B>
+std::pair<Timing, Timing> time_pair(int reps, bool blocks, A&& a, B&& b) {
   std::vector<double> ta, tb;
   auto once = [](auto& f, std::vector<double>& t) {
-    auto t0 = Clock::now();
+    double t0 = now_seconds();
     f();
-    t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    t.push_back(now_seconds() - t0);
   };
-  for (int i = 0; i < reps; ++i) {
-    once(a, ta);
-    once(b, tb);
+  const int block = blocks ? std::max(1, reps / 4) : 1;
+  for (int done = 0; done < reps; done += block) {
+    for (int i = 0; i < 3; ++i) a();
+    for (int i = 0; i < block; ++i) once(a, ta);
+    for (int i = 0; i < 3; ++i) b();
+    for (int i = 0; i < block; ++i) once(b, tb);
   }
   auto summarize = [](std::vector<double>& t) {
     std::sort(t.begin(), t.end());
@@ -168,13 +196,139 @@ void openblas_run(const Case& c, Runner& r, float* out) {
   cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, r.a.data(), lda, r.b.data(), ldb, 0.0f, out, N);
 }
 
+
+// ---- the default training step
+
+struct StepTiming {
+  size_t kernels = 0;
+  double flops = 0, median = 0, p20 = 0, p80 = 0, compile_cold = 0, compile_warm = 0;
+  double cpu_median = 0;  // one thread: this thread's CPU time per step (robust to other load)
+};
+
+StepTiming time_step(const ir::Graph& g, bool fusion, int threads, int steps) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("grokjit-bench-cache-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  runtime::CpuDeviceOptions o;
+  o.threads = threads;
+  o.use_default_cache = false;
+  o.cache_dir = dir.string();
+  runtime::CompileOptions co;
+  co.fusion = fusion;
+  StepTiming r;
+  r.compile_cold = runtime::make_cpu_device(o)->compile(g, co)->stats().compile_seconds;
+  auto dev = runtime::make_cpu_device(o);  // a new JIT: objects come from the disk cache
+  auto prog = dev->compile(g, co);
+  r.compile_warm = prog->stats().compile_seconds;
+  r.kernels = prog->stats().kernels;
+  for (const auto& k : prog->stats().kernel_info) r.flops += k.flops;
+  std::mt19937 rng(7);
+  std::vector<std::unique_ptr<runtime::Buffer>> bufs;
+  auto bind = [&](const std::string& name, const ir::Node& n, const std::vector<double>& values) {
+    std::vector<uint8_t> raw(static_cast<size_t>(ir::num_elements(n.shape)) * ir::dtype_size(n.dtype));
+    runtime::f64_to_bytes(values, n.dtype, raw.data());
+    bufs.push_back(dev->alloc(raw.size()));
+    bufs.back()->write(raw.data(), raw.size());
+    prog->bind(name, *bufs.back());
+  };
+  for (ir::NodeId id : g.inputs()) {
+    const ir::Node& n = g.node(id);
+    std::vector<double> v(static_cast<size_t>(ir::num_elements(n.shape)));
+    const std::string& name = n.attrs.name;
+    if (name == "tokens") for (double& x : v) x = static_cast<double>(rng() % 99);
+    else if (name == "labels") for (double& x : v) x = static_cast<double>(rng() % 97);
+    else if (name == "row_mask" || name == "lr_scale") std::fill(v.begin(), v.end(), 1.0);
+    else if (name == "inv_rows") std::fill(v.begin(), v.end(), 1.0 / 512);
+    else if (name == "step") std::fill(v.begin(), v.end(), 1.0);
+    else if (name == "seed") std::fill(v.begin(), v.end(), 1234.0);
+    else if (n.attrs.role == ir::InputRole::Param)
+      for (double& x : v) x = std::uniform_real_distribution<double>(-0.05, 0.05)(rng) + (name.find("norm") != std::string::npos ? 1.0 : 0.0);
+    bind(name, n, v);
+  }
+  for (const auto& out : g.outputs()) bind(out.name, g.node(out.node), std::vector<double>(static_cast<size_t>(ir::num_elements(g.node(out.node).shape))));
+  for (int i = 0; i < 5; ++i) prog->run();
+  std::vector<double> t, cpu;
+  for (int i = 0; i < steps; ++i) {
+    g_thread_cpu_time = true;
+    double c0 = now_seconds();
+    auto t0 = Clock::now();
+    prog->run();
+    t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    cpu.push_back(now_seconds() - c0);
+  }
+  g_thread_cpu_time = false;
+  std::sort(cpu.begin(), cpu.end());
+  r.cpu_median = cpu[cpu.size() / 2];
+  if (std::getenv("GROKJIT_BENCH_PROFILE")) {  // where the time goes, slowest kernels first
+    std::vector<double> secs = runtime::profile_kernels(*prog, 5);
+    std::vector<size_t> order(secs.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return secs[a] > secs[b]; });
+    double total = 0;
+    for (double x : secs) total += x;
+    std::map<std::string, std::pair<double, int>> by_kind;  // name prefix -> (seconds, kernels)
+    for (size_t i = 0; i < secs.size(); ++i) {
+      const std::string& n = prog->stats().kernel_info[i].name;
+      auto& e = by_kind[n.substr(0, n.find('_'))];
+      e.first += secs[i];
+      e.second += 1;
+    }
+    std::printf("  profile (fusion %s): %.2f ms in %zu kernels;", fusion ? "on" : "off", 1e3 * total, secs.size());
+    for (const auto& [kind, e] : by_kind) std::printf(" %s %.2f ms (%d)", kind.c_str(), 1e3 * e.first, e.second);
+    std::printf("\n");
+    for (size_t i = 0; i < std::min<size_t>(order.size(), 25); ++i) {
+      const auto& ki = prog->stats().kernel_info[order[i]];
+      std::printf("  %8.3f ms %7.1f GF/s  %s  [%s]\n", 1e3 * secs[order[i]], ki.flops / secs[order[i]] / 1e9, ki.name.c_str(),
+                  ki.launch.c_str());
+    }
+  }
+  std::sort(t.begin(), t.end());
+  r.median = t[t.size() / 2];
+  r.p20 = t[t.size() / 5];
+  r.p80 = t[t.size() * 4 / 5];
+  fs::remove_all(dir);
+  return r;
+}
+
+void step_report(int threads, int steps) {
+  double peak = fma_peak_gflops(threads);
+  std::printf("\nDefault training step (batch 512 x seq 4, d_model 128, 2 layers, FFN 512, vocab 99), %d thread(s), "
+              "FMA peak %.0f GFLOP/s, %d timed steps\n", threads, peak, steps);
+  std::printf("%-10s %-7s %8s %10s %26s %10s %9s %16s%s\n", "optimizer", "fusion", "kernels", "GFLOP", "ms/step median [p20, p80]",
+              "GFLOP/s", "of peak", "compile cold/warm", threads == 1 ? "   CPU ms/step" : "");
+  for (auto kind : {optimizers::OptimizerKind::AdamW, optimizers::OptimizerKind::Muon}) {
+    if (std::getenv("GROKJIT_BENCH_ADAMW_ONLY") && kind != optimizers::OptimizerKind::AdamW) continue;
+    runtime::RunConfig cfg;
+    cfg.optimizer.kind = kind;
+    runtime::DataShape shape;
+    shape.batch = 512;
+    shape.seq_len = 4;
+    shape.vocab = 99;
+    shape.classes = 97;
+    runtime::StepGraphs graphs = runtime::build_step_graphs(cfg, shape);
+    for (bool fusion : {true, false}) {
+      StepTiming r = time_step(graphs.train, fusion, threads, steps);
+      std::printf("%-10s %-7s %8zu %10.2f %10.2f [%6.2f, %6.2f] %10.1f %8.0f%% %7.2f s/%5.2f s", 
+                  kind == optimizers::OptimizerKind::AdamW ? "AdamW" : "Muon", fusion ? "on" : "off", r.kernels, r.flops / 1e9,
+                  1e3 * r.median, 1e3 * r.p20, 1e3 * r.p80, r.flops / r.median / 1e9, 100.0 * r.flops / r.median / 1e9 / peak,
+                  r.compile_cold, r.compile_warm);
+      if (threads == 1) std::printf(" %13.2f", 1e3 * r.cpu_median);
+      std::printf("\n");
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  int reps = 30, max_threads = static_cast<int>(std::thread::hardware_concurrency());
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (!std::strcmp(argv[i], "--reps")) reps = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--threads")) max_threads = std::atoi(argv[++i]);
+  int reps = 30, steps = 30, max_threads = static_cast<int>(std::thread::hardware_concurrency());
+  bool matmuls = true, step = true;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) reps = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) max_threads = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--steps") && i + 1 < argc) steps = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--no-matmul")) matmuls = false;
+    else if (!std::strcmp(argv[i], "--no-step")) step = false;
   }
   if (max_threads < 1) max_threads = 1;
   const int64_t BT = 2048, D = 128, F = 512, V = 99, B = 512;
@@ -191,16 +345,18 @@ int main(int argc, char** argv) {
   if (max_threads > 1) thread_counts.push_back(max_threads);
   for (int t : thread_counts) std::printf("FMA peak, %d thread(s): %.1f GFLOP/s\n", t, fma_peak_gflops(t));
   for (int t : thread_counts) {
+    if (!matmuls) break;
     double peak = fma_peak_gflops(t);
     auto dev = runtime::make_cpu_device(t);
-    std::printf("\n%d thread(s); GFLOP/s best and median of %d runs\n%-26s %-6s %-14s %15s %16s %8s %8s\n", t, reps, "what",
+    std::printf("\n%d thread(s); GFLOP/s from the best and the median of %d runs (%s)\n%-26s %-6s %-14s %15s %16s %8s %8s\n", t, reps, t == 1 ? "thread CPU time" : "wall time", "what",
                 "op", "M x N x K", "grokjit", "OpenBLAS", "ratio", "of peak");
     double sum_g = 0, sum_o = 0;
     openblas_set_num_threads(t);
+    g_thread_cpu_time = t == 1;
     for (const Case& c : cases) {
       Runner r = grokjit_runner(*dev, c);
       std::vector<float> theirs(r.c.size());
-      auto [tg, to] = time_pair(reps, [&] { r.prog->run(); }, [&] { openblas_run(c, r, theirs.data()); });
+      auto [tg, to] = time_pair(reps, t > 1, [&] { r.prog->run(); }, [&] { openblas_run(c, r, theirs.data()); });
       r.bufs[2]->read(r.c.data(), r.c.size() * 4);
       double max_diff = 0;
       for (size_t i = 0; i < r.c.size(); ++i) max_diff = std::max(max_diff, static_cast<double>(std::fabs(r.c[i] - theirs[i])));
@@ -215,5 +371,7 @@ int main(int argc, char** argv) {
     }
     std::printf("%-48s sum of best times, OpenBLAS / grokjit: %.0f%%\n", "", 100.0 * sum_o / sum_g);
   }
+  if (step)
+    for (int t : thread_counts) step_report(t, steps);
   return 0;
 }

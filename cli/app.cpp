@@ -51,6 +51,14 @@ int run_main(int argc, char** argv) {
   bool doctor_json = false;
   doctor->add_flag("--json", doctor_json, "machine-readable output");
 
+  KernelsArgs kernels_args;
+  CLI::App* kernels = app.add_subcommand("kernels", "list the fused kernels of a spec's train-step and eval programs; dump their IR");
+  add_kernels_options(*kernels, kernels_args);
+
+  BenchArgs bench_args;
+  CLI::App* bench = app.add_subcommand("bench", "time the training step, fusion on and off, against this machine's peak");
+  add_bench_options(*bench, bench_args);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -69,6 +77,8 @@ int run_main(int argc, char** argv) {
     if (train->parsed()) return run_train(train_args);
     if (graph->parsed()) return run_graph(graph_args);
     if (doctor->parsed()) return run_doctor(doctor_json);
+    if (kernels->parsed()) return run_kernels(kernels_args, std::cout);
+    if (bench->parsed()) return run_bench(bench_args, std::cout);
     std::cout << app.help();
     return 0;
   } catch (const Error& e) {

@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <iosfwd>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,5 +47,27 @@ void add_graph_options(CLI::App& cmd, GraphArgs& args);
 int run_graph(const GraphArgs& args);
 
 int run_doctor(bool json);
+
+struct KernelsArgs {
+  SpecArgs spec;
+  std::string which = "both";  // train | eval | both
+  bool json = false;
+  std::string dump;            // directory for every kernel's artifacts
+  std::string kernel;          // print this kernel's kernel IR + LLVM IR
+};
+void add_kernels_options(CLI::App& cmd, KernelsArgs& args);
+int run_kernels(const KernelsArgs& args, std::ostream& out);
+
+struct BenchArgs {
+  SpecArgs spec;               // its --fusion is replaced by `fusion` below
+  std::string fusion = "both"; // on | off | both
+  int steps = 30;
+  int warmup = 5;
+  int threads = 0;             // 0 = GROKJIT_THREADS, else all cores
+  bool json = false;
+  bool remeasure_peak = false;
+};
+void add_bench_options(CLI::App& cmd, BenchArgs& args);
+int run_bench(const BenchArgs& args, std::ostream& out);
 
 }  // namespace grokjit::cli

@@ -233,6 +233,9 @@ ExprId Kernel::random(ExprId seed, ExprId counter, ExprId element, uint32_t stre
 }
 
 ExprId Kernel::unary(ExprOp op, ExprId a) {
+  // silu(x) = x * sigmoid(x): spelled out, so it shares sigmoid(x) with a
+  // sigmoid of the same value (the backward pass needs both).
+  if (op == ExprOp::Silu) return binary(ExprOp::Mul, a, unary(ExprOp::Sigmoid, a));
   const Expr& x = expr(a);
   if (op == ExprOp::Not && x.op == ExprOp::Const) return constant(ScalarType::Bool, x.ival == 0);
   if (op == ExprOp::Not && x.op == ExprOp::Not) return x.a;

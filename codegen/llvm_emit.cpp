@@ -73,6 +73,27 @@ bool affine(const Kernel& k, ExprId e, VarId v, int64_t* coeff) {
   return walk(e, 1);
 }
 
+// Does every load in `e` move by 0 or 1 elements per step of v (so a loop
+// over v vectorizes without gathers)?
+bool unit_stride_loads(const Kernel& k, ExprId e, VarId v) {
+  std::unordered_map<ExprId, bool> seen;
+  std::function<bool(ExprId)> walk = [&](ExprId id) {
+    if (id < 0) return true;
+    auto it = seen.find(id);
+    if (it != seen.end()) return it->second;
+    const Expr& x = k.expr(id);
+    bool ok = true;
+    if (x.op == ExprOp::Load) {
+      int64_t c = 0;
+      ok = affine(k, x.a, v, &c) && (c == 0 || c == 1);
+    }
+    ok = ok && walk(x.a) && walk(x.b) && walk(x.c);
+    seen[id] = ok;
+    return ok;
+  };
+  return walk(e);
+}
+
 Operand analyze_operand(const Kernel& k, ExprId value, VarId outer, VarId kv) {
   Operand o;
   const Expr& x = k.expr(value);
@@ -100,7 +121,7 @@ Operand analyze_b(const Kernel& k, const GemmSpec& g, int nr) {
   return b;
 }
 
-// Per-thread scratch of a gemm: [B-tile tag][packed A][packed B][C partial sums].
+// Per-thread scratch of a gemm: [B-tile tag][packed A][packed B][C sums].
 struct GemmLayout {
   int lanes = 8, mr = 6, nr = 16;
   int64_t kc = 0, mpad = 0, ldc = 0;
@@ -123,9 +144,10 @@ GemmLayout gemm_layout(const Kernel& k, const GemmSpec& g, const CpuEmitOptions&
   const int64_t kc = std::max<int64_t>(l.kc, 1);
   l.a_off = 64;
   l.b_off = l.a_off + align(static_cast<size_t>(l.mpad * kc) * elem);
-  size_t b_bytes = b_direct ? 0 : static_cast<size_t>(l.cache_b ? kc * l.ldc : kc * l.nr) * elem;
+  size_t b_bytes = b_direct ? 0 : static_cast<size_t>(kc * l.ldc) * elem;
   l.c_off = l.b_off + align(b_bytes);
-  l.total = l.c_off + (l.kc < g.K ? align(static_cast<size_t>(l.mpad * l.ldc) * elem) : 0);
+  // Sums of the tile (blocked K: partial sums of every row) or of one row strip.
+  l.total = l.c_off + align(static_cast<size_t>((l.kc < g.K ? l.mpad : l.mr) * l.ldc) * elem);
   return l;
 }
 
@@ -207,7 +229,11 @@ class Emitter {
   // A counted loop [begin, end) with loop-carried values. `guard` checks for
   // an empty range first; otherwise the range must be non-empty.
   using Body = std::function<std::vector<Value*>(Value*, const std::vector<Value*>&)>;
-  std::vector<Value*> loop(Value* begin, Value* end, bool guard, const std::vector<Value*>& init, const Body& body) {
+  // vectorize: ask LLVM to vectorize this loop and not to fully unroll it
+  // first (a short constant loop would otherwise be unrolled into scalar code
+  // before the loop vectorizer sees it).
+  std::vector<Value*> loop(Value* begin, Value* end, bool guard, const std::vector<Value*>& init, const Body& body,
+                           bool vectorize = false) {
     llvm::BasicBlock* pre = B_.GetInsertBlock();
     llvm::BasicBlock* header = block("loop");
     llvm::BasicBlock* exit = block("loop.exit");
@@ -229,7 +255,18 @@ class Emitter {
     llvm::BasicBlock* latch = B_.GetInsertBlock();
     iv->addIncoming(next, latch);
     for (size_t i = 0; i < carried.size(); ++i) carried[i]->addIncoming(next_values[i], latch);
-    B_.CreateCondBr(B_.CreateICmpSLT(next, end), header, exit);
+    llvm::BranchInst* latch_br = B_.CreateCondBr(B_.CreateICmpSLT(next, end), header, exit);
+    if (vectorize) {
+      llvm::LLVMContext& c = C_;
+      auto flag = [&](const char* name, bool on) {
+        return llvm::MDNode::get(c, {llvm::MDString::get(c, name),
+                                     llvm::ConstantAsMetadata::get(llvm::ConstantInt::get(Type::getInt1Ty(c), on))});
+      };
+      auto* self = llvm::MDNode::getDistinct(c, {nullptr, flag("llvm.loop.vectorize.enable", true),
+                                                 llvm::MDNode::get(c, {llvm::MDString::get(c, "llvm.loop.unroll.disable")})});
+      self->replaceOperandWith(0, self);
+      latch_br->setMetadata(llvm::LLVMContext::MD_loop, self);
+    }
     B_.SetInsertPoint(exit);
     std::vector<Value*> out;
     for (size_t i = 0; i < carried.size(); ++i) {
@@ -258,14 +295,17 @@ class Emitter {
 
   void stmt(const Stmt& s) {
     switch (s.kind) {
-      case StmtKind::Loop:
+      case StmtKind::Loop: {
         if (s.extent <= 0) return;
+        bool innermost = true;
+        for (const Stmt& b : s.body) innermost = innermost && b.kind != StmtKind::Loop && b.kind != StmtKind::Reduce;
         loop(ci(0), ci(s.extent), false, {}, [&](Value* iv, const std::vector<Value*>&) {
           vars_[static_cast<size_t>(s.var)] = iv;
           scoped([&] { stmts(s.body); });
           return std::vector<Value*>{};
-        });
+        }, innermost && s.extent >= 8 && s.extent <= 64);
         return;
+      }
       case StmtKind::Let: locals_[static_cast<size_t>(s.local)] = emit(s.value); return;
       case StmtKind::Reduce: {
         ScalarType t = k_.locals[static_cast<size_t>(s.local)].type;
@@ -707,80 +747,75 @@ class Emitter {
     Value* mblocks = B_.CreateSDiv(B_.CreateAdd(mcount, ci(MR - 1)), ci(MR));
     Value* nblocks = B_.CreateSDiv(B_.CreateAdd(B_.CreateSub(nend, n0), ci(NR - 1)), ci(NR));
     int64_t kblocks = (g.K + L.kc - 1) / L.kc;
-    // Stack tile for the epilogue: the accumulators of one MR x NR block.
-    llvm::IRBuilder<> eb(entry_, entry_->begin());
-    llvm::AllocaInst* cloc = eb.CreateAlloca(T, ci(MR * NR));
-    cloc->setAlignment(llvm::Align(64));
 
-    // dst[kk * NR + j] = b(kb + kk, ni + j). Columns past N repeat the last
-    // one (clamped, so every read is in bounds); their sums are never stored.
-    auto pack_b = [&](Value* ni, Value* kb, Value* kc, Value* dst) {
-      auto generic = [&] {
-        if (Bo.affine) {  // strided loads: column bases hoisted out of the k loop
-          std::vector<Value*> col(static_cast<size_t>(NR));
-          for (int j = 0; j < NR; ++j) {
-            Value* nc = B_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, B_.CreateAdd(ni, ci(j)), ci(g.N - 1));
-            col[static_cast<size_t>(j)] = emit_at(Bo.index, {{g.n, nc}, {g.k, kb}});
-          }
-          loop(ci(0), kc, true, {}, [&](Value* kk, const std::vector<Value*>&) {
-            Value* koff = B_.CreateMul(kk, ci(Bo.stride_k));
-            for (int j = 0; j < NR; ++j)
-              B_.CreateStore(load(Bo.buffer, B_.CreateAdd(col[static_cast<size_t>(j)], koff)),
-                             B_.CreateInBoundsGEP(T, dst, B_.CreateAdd(B_.CreateMul(kk, ci(NR)), ci(j))));
-            return std::vector<Value*>{};
-          });
-          return;
+    // dst[j] = b(k, ni + j) for the NR columns of one panel row. Columns past
+    // N repeat the last one (clamped, so every read is in bounds); their sums
+    // are never stored. Whole panels take a vector path when B's rows are
+    // contiguous (a plain load: two vector copies; a computed prologue: a loop
+    // over j that LLVM vectorizes); strided reads (gathers) stay scalar.
+    const bool b_vector_copy = Bo.affine && Bo.stride_outer == 1;
+    const bool b_vector_loop = !Bo.affine && unit_stride_loads(k_, g.b, g.n);
+    auto pack_b_row = [&](Value* ni, Value* k, Value* dst) {
+      auto scalar = [&] {
+        for (int j = 0; j < NR; ++j) {
+          Value* nc = B_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, B_.CreateAdd(ni, ci(j)), ci(g.N - 1));
+          Value* v = Bo.affine ? load(Bo.buffer, emit_at(Bo.index, {{g.n, nc}, {g.k, k}})) : emit_at(g.b, {{g.n, nc}, {g.k, k}});
+          B_.CreateStore(v, B_.CreateConstInBoundsGEP1_64(T, dst, static_cast<uint64_t>(j)));
         }
-        loop(ci(0), kc, true, {}, [&](Value* kk, const std::vector<Value*>&) {  // a computed operand (prologue)
-          Value* kabs = B_.CreateAdd(kb, kk);
-          for (int j = 0; j < NR; ++j) {
-            Value* nc = B_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, B_.CreateAdd(ni, ci(j)), ci(g.N - 1));
-            B_.CreateStore(emit_at(g.b, {{g.n, nc}, {g.k, kabs}}),
-                           B_.CreateInBoundsGEP(T, dst, B_.CreateAdd(B_.CreateMul(kk, ci(NR)), ci(j))));
-          }
-          return std::vector<Value*>{};
-        });
       };
-      if (!(Bo.affine && Bo.stride_outer == 1)) {
-        generic();
+      if (!b_vector_copy && !b_vector_loop) {
+        scalar();
         return;
       }
-      // Rows of B contiguous along n: whole panels are two vector copies per k.
       llvm::BasicBlock* fast = block("pack_b.vector");
       llvm::BasicBlock* slow = block("pack_b.edge");
       llvm::BasicBlock* done = block("pack_b.done");
       B_.CreateCondBr(B_.CreateICmpSLE(B_.CreateAdd(ni, ci(NR)), ci(g.N)), fast, slow);
       B_.SetInsertPoint(fast);
-      Value* base = emit_at(Bo.index, {{g.n, ni}, {g.k, kb}});
-      loop(ci(0), kc, true, {}, [&](Value* kk, const std::vector<Value*>&) {
-        Value* src = B_.CreateAdd(base, B_.CreateMul(kk, ci(Bo.stride_k)));
+      if (b_vector_copy) {
+        Value* src = emit_at(Bo.index, {{g.n, ni}, {g.k, k}});
         for (int v = 0; v < NV; ++v) {
           auto* ld = B_.CreateAlignedLoad(VT, address(Bo.buffer, B_.CreateAdd(src, ci(v * L.lanes))), llvm::Align(storage_bytes(g.type)));
           tag(ld, Bo.buffer);
-          B_.CreateAlignedStore(ld, B_.CreateInBoundsGEP(T, dst, B_.CreateAdd(B_.CreateMul(kk, ci(NR)), ci(v * L.lanes))),
+          B_.CreateAlignedStore(ld, B_.CreateConstInBoundsGEP1_64(T, dst, static_cast<uint64_t>(v * L.lanes)),
                                 llvm::Align(storage_bytes(g.type)));
         }
-        return std::vector<Value*>{};
-      });
+      } else {
+        loop(ci(0), ci(NR), false, {}, [&](Value* j, const std::vector<Value*>&) {
+          B_.CreateStore(emit_at(g.b, {{g.n, B_.CreateAdd(ni, j)}, {g.k, k}}), B_.CreateInBoundsGEP(T, dst, j));
+          return std::vector<Value*>{};
+        }, true);
+      }
       B_.CreateBr(done);
       B_.SetInsertPoint(slow);
-      generic();
+      scalar();
       B_.CreateBr(done);
       B_.SetInsertPoint(done);
     };
+    // The B block of rows [kb, kb + kc) of this tile, panel-major
+    // (dst[(panel * kc_max + kk) * NR + j]); rows outermost so that each row
+    // of B is read once, across all panels.
+    auto pack_b_block = [&](Value* kb, Value* kc) {
+      loop(ci(0), kc, true, {}, [&](Value* kk, const std::vector<Value*>&) {
+        Value* kabs = B_.CreateAdd(kb, kk);
+        loop(ci(0), nblocks, true, {}, [&](Value* nbi, const std::vector<Value*>&) {
+          Value* ni = B_.CreateAdd(n0, B_.CreateMul(nbi, ci(NR)));
+          Value* row = B_.CreateMul(B_.CreateAdd(B_.CreateMul(nbi, ci(L.kc)), kk), ci(NR));
+          pack_b_row(ni, kabs, B_.CreateInBoundsGEP(T, bpack, row));
+          return std::vector<Value*>{};
+        });
+        return std::vector<Value*>{};
+      });
+    };
     if (L.cache_b) {
-      // The whole B tile, packed panel by panel, kept while b_key stays the same.
+      // The whole B tile (K <= kc), kept while b_key stays the same.
       Value* key = emit(g.b_key);
       Value* stale = B_.CreateICmpNE(B_.CreateLoad(i64(), scratch_), key);
       llvm::BasicBlock* pack = block("gemm.pack_b");
       llvm::BasicBlock* ready = block("gemm.b_ready");
       B_.CreateCondBr(stale, pack, ready);
       B_.SetInsertPoint(pack);
-      loop(ci(0), nblocks, true, {}, [&](Value* nbi, const std::vector<Value*>&) {
-        pack_b(B_.CreateAdd(n0, B_.CreateMul(nbi, ci(NR))), ci(0), ci(g.K),
-               B_.CreateInBoundsGEP(T, bpack, B_.CreateMul(nbi, ci(g.K * NR))));
-        return std::vector<Value*>{};
-      });
+      pack_b_block(ci(0), ci(g.K));
       B_.CreateStore(key, scratch_);
       B_.CreateBr(ready);
       B_.SetInsertPoint(ready);
@@ -801,16 +836,28 @@ class Emitter {
               rows[static_cast<size_t>(r)] = B_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, B_.CreateAdd(row0, ci(r)), ci(g.M - 1));
               if (A.affine) bases[static_cast<size_t>(r)] = emit_at(A.index, {{g.m, rows[static_cast<size_t>(r)]}, {g.k, kb}});
             }
-            loop(ci(0), kc, true, {}, [&](Value* kk, const std::vector<Value*>&) {
-              Value* kabs = B_.CreateAdd(kb, kk);
-              Value* dst_base = B_.CreateMul(B_.CreateAdd(B_.CreateMul(mb, ci(L.kc)), kk), ci(MR));
-              for (int r = 0; r < MR; ++r) {
+            // A computed operand whose reads run along k: one row at a time, k
+            // innermost, which LLVM vectorizes. Otherwise k outer, rows inner.
+            if (A.affine || !unit_stride_loads(k_, g.a, g.k)) {
+              loop(ci(0), kc, true, {}, [&](Value* kk, const std::vector<Value*>&) {
+                Value* dst_base = B_.CreateMul(B_.CreateAdd(B_.CreateMul(mb, ci(L.kc)), kk), ci(MR));
+                for (int r = 0; r < MR; ++r) {
+                  Value* v = A.affine ? load(A.buffer, B_.CreateAdd(bases[static_cast<size_t>(r)], B_.CreateMul(kk, ci(A.stride_k))))
+                                      : emit_at(g.a, {{g.m, rows[static_cast<size_t>(r)]}, {g.k, B_.CreateAdd(kb, kk)}});
+                  B_.CreateStore(v, B_.CreateInBoundsGEP(T, apack, B_.CreateAdd(dst_base, ci(r))));
+                }
+                return std::vector<Value*>{};
+              });
+              return;
+            }
+            for (int r = 0; r < MR; ++r)
+              loop(ci(0), kc, true, {}, [&](Value* kk, const std::vector<Value*>&) {
+                Value* dst = B_.CreateAdd(B_.CreateMul(B_.CreateAdd(B_.CreateMul(mb, ci(L.kc)), kk), ci(MR)), ci(r));
                 Value* v = A.affine ? load(A.buffer, B_.CreateAdd(bases[static_cast<size_t>(r)], B_.CreateMul(kk, ci(A.stride_k))))
-                                    : emit_at(g.a, {{g.m, rows[static_cast<size_t>(r)]}, {g.k, kabs}});
-                B_.CreateStore(v, B_.CreateInBoundsGEP(T, apack, B_.CreateAdd(dst_base, ci(r))));
-              }
-              return std::vector<Value*>{};
-            });
+                                    : emit_at(g.a, {{g.m, rows[static_cast<size_t>(r)]}, {g.k, B_.CreateAdd(kb, kk)}});
+                B_.CreateStore(v, B_.CreateInBoundsGEP(T, apack, dst));
+                return std::vector<Value*>{};
+              });
           };
           if (!(A.affine && A.stride_outer == 1)) {
             scalar_pack();
@@ -841,56 +888,51 @@ class Emitter {
           return std::vector<Value*>{};
         });
       }
-      loop(ci(0), nblocks, true, {}, [&](Value* nbi, const std::vector<Value*>&) {
-        Value* ni = B_.CreateAdd(n0, B_.CreateMul(nbi, ci(NR)));
-        Value* bbase = nullptr;
-        Value* bpanel = bpack;
-        if (L.cache_b) {
-          bpanel = B_.CreateInBoundsGEP(T, bpack, B_.CreateMul(nbi, ci(g.K * NR)));
-        } else if (!Bo.direct) {
-          pack_b(ni, kb, kc, bpack);
-        } else {
-          bbase = emit_at(Bo.index, {{g.n, ni}, {g.k, kb}});
-        }
-        loop(ci(0), mblocks, true, {}, [&](Value* mb, const std::vector<Value*>&) {
-          Value* mi = B_.CreateAdd(m0, B_.CreateMul(mb, ci(MR)));
-          std::vector<Value*> arow(static_cast<size_t>(MR));
-          if (A.direct)
-            for (int r = 0; r < MR; ++r) {
-              Value* mc = B_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, B_.CreateAdd(mi, ci(r)), ci(g.M - 1));
-              arow[static_cast<size_t>(r)] = emit_at(A.index, {{g.m, mc}, {g.k, kb}});
-            }
+      if (!Bo.direct && !L.cache_b) pack_b_block(kb, kc);
+      const bool blocked = L.kc < g.K;
+      // Row strips of MR rows: the A strip stays in L1 while the microkernel
+      // walks the panels of B; the strip's sums go to scratch (where the
+      // partial sums of a blocked K live anyway) and the epilogue then runs
+      // over the strip row by row, so the tensors it reads and writes are
+      // streamed along whole rows.
+      loop(ci(0), mblocks, true, {}, [&](Value* mb, const std::vector<Value*>&) {
+        Value* mi = B_.CreateAdd(m0, B_.CreateMul(mb, ci(MR)));
+        std::vector<Value*> arow(static_cast<size_t>(MR));
+        if (A.direct)
+          for (int r = 0; r < MR; ++r) {
+            Value* mc = B_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, B_.CreateAdd(mi, ci(r)), ci(g.M - 1));
+            arow[static_cast<size_t>(r)] = emit_at(A.index, {{g.m, mc}, {g.k, kb}});
+          }
+        Value* strip = blocked ? B_.CreateInBoundsGEP(T, ctile, B_.CreateMul(B_.CreateSub(mi, m0), ci(L.ldc))) : ctile;
+        loop(ci(0), nblocks, true, {}, [&](Value* nbi, const std::vector<Value*>&) {
+          Value* ni = B_.CreateAdd(n0, B_.CreateMul(nbi, ci(NR)));
+          Value* bpanel = B_.CreateInBoundsGEP(T, bpack, B_.CreateMul(nbi, ci(L.kc * NR)));
+          Value* bbase = Bo.direct ? emit_at(Bo.index, {{g.n, ni}, {g.k, kb}}) : nullptr;
+          Value* ccol0 = B_.CreateMul(nbi, ci(NR));
+          auto at = [&](int r, int v) { return B_.CreateInBoundsGEP(T, strip, B_.CreateAdd(ccol0, ci(r * L.ldc + v * L.lanes))); };
           // Accumulators: zero on the first K block, else the saved partial sums.
-          Value* crow0 = B_.CreateMul(B_.CreateSub(mi, m0), ci(L.ldc));
-          Value* ccol0 = B_.CreateSub(ni, n0);
           std::vector<Value*> init;
           for (int r = 0; r < MR; ++r)
             for (int v = 0; v < NV; ++v) {
-              Value* off = B_.CreateAdd(B_.CreateAdd(crow0, ci(r * L.ldc)), B_.CreateAdd(ccol0, ci(v * L.lanes)));
-              Value* saved = L.kc < g.K ? static_cast<Value*>(B_.CreateAlignedLoad(VT, B_.CreateInBoundsGEP(T, ctile, off), llvm::Align(4)))
-                                        : llvm::Constant::getNullValue(VT);
+              Value* saved = blocked ? static_cast<Value*>(B_.CreateAlignedLoad(VT, at(r, v), llvm::Align(4))) : llvm::Constant::getNullValue(VT);
               init.push_back(B_.CreateSelect(first, llvm::Constant::getNullValue(VT), saved));
             }
           auto acc = loop(ci(0), kc, false, init, [&](Value* kk, const std::vector<Value*>& cur) {
             std::vector<Value*> bv(NV);
             for (int v = 0; v < NV; ++v) {
-              Value* p;
               if (Bo.direct) {
-                BufId b = Bo.buffer;
                 Value* idx = B_.CreateAdd(B_.CreateAdd(bbase, B_.CreateMul(kk, ci(Bo.stride_k))), ci(v * L.lanes));
-                auto* ld = B_.CreateAlignedLoad(VT, address(b, idx), llvm::Align(storage_bytes(g.type)));
-                bv[static_cast<size_t>(v)] = tag(ld, b);
-                continue;
+                bv[static_cast<size_t>(v)] = tag(B_.CreateAlignedLoad(VT, address(Bo.buffer, idx), llvm::Align(storage_bytes(g.type))), Bo.buffer);
+              } else {
+                Value* p = B_.CreateInBoundsGEP(T, bpanel, B_.CreateAdd(B_.CreateMul(kk, ci(NR)), ci(v * L.lanes)));
+                bv[static_cast<size_t>(v)] = B_.CreateAlignedLoad(VT, p, llvm::Align(4 * L.lanes));
               }
-              p = B_.CreateInBoundsGEP(T, bpanel, B_.CreateAdd(B_.CreateMul(kk, ci(NR)), ci(v * L.lanes)));
-              bv[static_cast<size_t>(v)] = B_.CreateAlignedLoad(VT, p, llvm::Align(4 * L.lanes));
             }
             std::vector<Value*> next;
             for (int r = 0; r < MR; ++r) {
               Value* a;
               if (A.direct) {
-                Value* idx = B_.CreateAdd(arow[static_cast<size_t>(r)], B_.CreateMul(kk, ci(A.stride_k)));
-                a = load(A.buffer, idx);
+                a = load(A.buffer, B_.CreateAdd(arow[static_cast<size_t>(r)], B_.CreateMul(kk, ci(A.stride_k))));
               } else {
                 Value* off = B_.CreateAdd(B_.CreateMul(B_.CreateAdd(B_.CreateMul(mb, ci(L.kc)), kk), ci(MR)), ci(r));
                 a = B_.CreateLoad(T, B_.CreateInBoundsGEP(T, apack, off));
@@ -902,46 +944,34 @@ class Emitter {
             }
             return next;
           });
-          llvm::BasicBlock* epi = block("gemm.epilogue");
-          llvm::BasicBlock* save = block("gemm.save");
-          llvm::BasicBlock* done = block("gemm.next");
-          B_.CreateCondBr(last, epi, save);
-          // Not the last K block: keep the partial sums.
-          B_.SetInsertPoint(save);
-          if (L.kc < g.K)
-            for (int r = 0; r < MR; ++r)
-              for (int v = 0; v < NV; ++v) {
-                Value* off = B_.CreateAdd(B_.CreateAdd(crow0, ci(r * L.ldc)), B_.CreateAdd(ccol0, ci(v * L.lanes)));
-                B_.CreateAlignedStore(acc[static_cast<size_t>(r * NV + v)], B_.CreateInBoundsGEP(T, ctile, off), llvm::Align(4));
-              }
-          B_.CreateBr(done);
-          // Last K block: the epilogue, element by element.
-          B_.SetInsertPoint(epi);
           for (int r = 0; r < MR; ++r)
-            for (int v = 0; v < NV; ++v)
-              B_.CreateAlignedStore(acc[static_cast<size_t>(r * NV + v)],
-                                    B_.CreateConstInBoundsGEP1_64(T, cloc, static_cast<uint64_t>(r * NR + v * L.lanes)), llvm::Align(4));
-          Value* rows = B_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, ci(MR), B_.CreateSub(mend, mi));
-          Value* cols = B_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, ci(NR), B_.CreateSub(nend, ni));
-          loop(ci(0), rows, true, {}, [&](Value* r, const std::vector<Value*>&) {
-            loop(ci(0), cols, true, {}, [&](Value* j, const std::vector<Value*>&) {
-              Value* cv = B_.CreateLoad(T, B_.CreateInBoundsGEP(T, cloc, B_.CreateAdd(B_.CreateMul(r, ci(NR)), j)));
-              Value* saved_m = vars_[static_cast<size_t>(g.m)];
-              Value* saved_n = vars_[static_cast<size_t>(g.n)];
-              vars_[static_cast<size_t>(g.m)] = B_.CreateAdd(mi, r);
-              vars_[static_cast<size_t>(g.n)] = B_.CreateAdd(ni, j);
-              locals_[static_cast<size_t>(g.acc)] = cv;
-              scoped([&] { stmts(s.body); });
-              vars_[static_cast<size_t>(g.m)] = saved_m;
-              vars_[static_cast<size_t>(g.n)] = saved_n;
-              return std::vector<Value*>{};
-            });
-            return std::vector<Value*>{};
-          });
-          B_.CreateBr(done);
-          B_.SetInsertPoint(done);
+            for (int v = 0; v < NV; ++v) B_.CreateAlignedStore(acc[static_cast<size_t>(r * NV + v)], at(r, v), llvm::Align(4));
           return std::vector<Value*>{};
         });
+        // After the last K block: the epilogue over the strip, row by row.
+        llvm::BasicBlock* epi = block("gemm.epilogue");
+        llvm::BasicBlock* done = block("gemm.next");
+        B_.CreateCondBr(last, epi, done);
+        B_.SetInsertPoint(epi);
+        Value* rows = B_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, ci(MR), B_.CreateSub(mend, mi));
+        Value* cols = B_.CreateSub(nend, n0);
+        loop(ci(0), rows, true, {}, [&](Value* r, const std::vector<Value*>&) {
+          loop(ci(0), cols, true, {}, [&](Value* j, const std::vector<Value*>&) {
+            Value* cv = B_.CreateLoad(T, B_.CreateInBoundsGEP(T, strip, B_.CreateAdd(B_.CreateMul(r, ci(L.ldc)), j)));
+            Value* saved_m = vars_[static_cast<size_t>(g.m)];
+            Value* saved_n = vars_[static_cast<size_t>(g.n)];
+            vars_[static_cast<size_t>(g.m)] = B_.CreateAdd(mi, r);
+            vars_[static_cast<size_t>(g.n)] = B_.CreateAdd(n0, j);
+            locals_[static_cast<size_t>(g.acc)] = cv;
+            scoped([&] { stmts(s.body); });
+            vars_[static_cast<size_t>(g.m)] = saved_m;
+            vars_[static_cast<size_t>(g.n)] = saved_n;
+            return std::vector<Value*>{};
+          });
+          return std::vector<Value*>{};
+        });
+        B_.CreateBr(done);
+        B_.SetInsertPoint(done);
         return std::vector<Value*>{};
       });
       return std::vector<Value*>{};

@@ -1,6 +1,7 @@
 #include "codegen/lower.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -22,6 +23,40 @@ bool is_inlinable(const ir::Node& n) {
     case ir::OpCategory::Index: return n.op == ir::Op::Gather;
     default: return false;
   }
+}
+
+namespace {
+
+int64_t round_up_(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+}  // namespace
+
+// Output tiles of one parallel iteration. Packing re-reads A once per
+// column tile and B once per row tile, so among tilings with enough
+// iterations for the threads (>= 8 when the shape allows) pick the one that
+// moves the fewest operand elements: tiles shaped like the output.
+void choose_gemm_tiles(const TargetInfo& target, int64_t batch, int64_t M, int64_t N, int64_t K, int64_t* tm, int64_t* tn) {
+  const int64_t mr = target.gemm_mr, nr = target.gemm_nr;
+  const int64_t max_m = 32 * mr, max_n = 512;
+  struct Best {
+    int64_t tm = 0, tn = 0, tiles = 0;
+    double cost = 0;
+  } best;
+  for (int64_t TM = 1; TM <= (M + mr - 1) / mr; ++TM) {
+    int64_t cm = round_up_((M + TM - 1) / TM, mr);
+    if (cm > max_m || (M + cm - 1) / cm != TM) continue;
+    for (int64_t TN = 1; TN <= (N + nr - 1) / nr; ++TN) {
+      int64_t cn = round_up_((N + TN - 1) / TN, nr);
+      if (cn > max_n || (N + cn - 1) / cn != TN) continue;
+      int64_t tiles = batch * TM * TN;
+      double cost = static_cast<double>(M * K * TN + N * K * TM);
+      bool enough = std::min<int64_t>(tiles, 8) > std::min<int64_t>(best.tiles, 8);
+      bool same = std::min<int64_t>(tiles, 8) == std::min<int64_t>(best.tiles, 8);
+      if (best.tiles == 0 || enough || (same && cost < best.cost)) best = {cm, cn, tiles, cost};
+    }
+  }
+  *tm = best.tm;
+  *tn = best.tn;
 }
 
 namespace {
@@ -209,7 +244,7 @@ class GroupLowerer {
       if (p == points_.end()) fail(label(id) + " is needed where it is not computed");
       if (!same_point(id, p->second.first, idx))
         fail(label(id) + " is read at another " + (n.op == Op::MatMul ? "element" : "row") + " than the one computed");
-      return k().local(p->second.second);
+      return p->second.second;
     }
     if (n.op == Op::Input || is_dense_constant(n) || (!mine && (*ctx_.owner)[static_cast<size_t>(id)] >= 0))
       return k().load(source_buffer(id), linearize(idx, n.shape));
@@ -416,6 +451,10 @@ class GroupLowerer {
     }
     k().kind = "R";
     k().shape_tag = std::to_string(ref_.rows) + "x" + std::to_string(ref_.cols);
+    if (!ref_.trailing) {
+      lower_columns(reductions);
+      return;
+    }
     VarId pv = k().add_var("row", ref_.rows);
     k().parallel_var = pv;
     k().parallel_extent = ref_.rows;
@@ -427,7 +466,7 @@ class GroupLowerer {
       ReduceOp op = n.op == Op::ReduceSum ? ReduceOp::Sum : ReduceOp::Max;
       LocalId l = k().add_local(op == ReduceOp::Sum ? "sum" : "max", type_of(r));
       k().body.push_back(make_reduce(l, op, c, ref_.cols, term));
-      points_[r] = {delinearize(p, n.shape), l};
+      points_[r] = {delinearize(p, n.shape), k().local(l)};
     }
     std::vector<NodeId> row_level, full;
     for (NodeId id : stored_members()) {
@@ -457,19 +496,84 @@ class GroupLowerer {
     }
   }
 
-  // ---- MM: matmul tile with prologue and epilogue
-  void choose_tiles(int64_t batch, int64_t M, int64_t N, int64_t* tm, int64_t* tn) const {
-    const int64_t mr = ctx_.target.gemm_mr, nr = ctx_.target.gemm_nr;
-    *tm = std::min<int64_t>(round_up(M, mr), 16 * mr);
-    *tn = std::min<int64_t>(round_up(N, nr), 512);
-    auto tiles = [&] { return batch * ((M + *tm - 1) / *tm) * ((N + *tn - 1) / *tn); };
-    while (tiles() < 8) {
-      if (*tn > 4 * nr) *tn = round_up(*tn / 2, nr);
-      else if (*tm > 2 * mr) *tm = round_up(*tm / 2, mr);
-      else break;
+  // Reductions over leading axes ("columns": a sum over the batch, say).
+  // Walking one column at a time would read memory with a large stride, so
+  // each parallel iteration takes a block of adjacent columns and, row after
+  // row, adds a contiguous strip into a buffer of per-column accumulators:
+  //   acc[col] = init;  for r: for col in block: acc[col] = acc[col] (+) term(r, col)
+  // Each column still sums its rows in order: the same result as one at a time.
+  void lower_columns(const std::vector<NodeId>& reductions) {
+    for (NodeId r : reductions) {
+      RowSpace rs = row_space(r);
+      if (rs.in_shape != ref_.in_shape || rs.axes != ref_.axes) fail(label(r) + " does not reduce like " + label(reductions[0]));
     }
+    std::vector<NodeId> row_level;
+    for (NodeId id : stored_members()) {
+      if (ir::num_elements(node(id).shape) != ref_.rows)
+        fail(label(id) + " (" + ir::shape_str(node(id).shape) + ") is not a column result of the column reduction " + label(reductions[0]));
+      row_level.push_back(id);
+    }
+    // Columns per iteration: the largest divisor of the column count up to
+    // 64 that leaves at least 4 iterations, else the largest up to 64.
+    int64_t block = 0;
+    for (int64_t b = std::min<int64_t>(ref_.rows, 64); b >= 1 && !block; --b)
+      if (ref_.rows % b == 0 && ref_.rows / b >= 4) block = b;
+    for (int64_t b = std::min<int64_t>(ref_.rows, 64); b >= 1 && !block; --b)
+      if (ref_.rows % b == 0) block = b;
+    VarId pv = k().add_var("block", ref_.rows / block);
+    k().parallel_var = pv;
+    k().parallel_extent = ref_.rows / block;
+    ExprId base = k().mul(k().var(pv), block);
+    std::vector<BufId> accumulators;
+    for (NodeId r : reductions) {
+      const ir::Node& n = node(r);
+      ScalarType t = type_of(r);
+      bool is_sum = n.op == Op::ReduceSum;
+      std::vector<int> dst = ctx_.destinations(r);
+      BufId acc = buffer(dst.empty() ? ctx_.scratch(r) : dst[0], t, ref_.rows);
+      double init = is_sum ? 0.0 : is_float(t) ? -std::numeric_limits<double>::infinity() : std::numeric_limits<int32_t>::min();
+      VarId c0 = k().add_var("c", block);
+      ExprId col0 = k().add(base, k().var(c0));
+      k().body.push_back(make_loop(c0, block, {make_store(acc, col0, k().constant(t, init))}));
+      VarId rv = k().add_var("r", ref_.cols), c1 = k().add_var("c", block);
+      ExprId col = k().add(base, k().var(c1));
+      for (size_t i = 0; i < accumulators.size(); ++i)  // earlier reductions, at this column
+        points_[reductions[i]] = {delinearize(col, node(reductions[i]).shape), k().load(accumulators[i], col)};
+      ExprId term = value(n.inputs[0], full_coords(node(n.inputs[0]).shape, col, k().var(rv), r));
+      ExprId old = k().load(acc, col);
+      ExprId next = is_sum ? k().binary(ExprOp::Add, old, term)
+                           : k().select(k().binary(ExprOp::Or, k().binary(ExprOp::Gt, term, old), k().binary(ExprOp::Ne, term, term)),
+                                        term, old);
+      k().body.push_back(make_loop(rv, ref_.cols, {make_loop(c1, block, {make_store(acc, col, next)})}));
+      accumulators.push_back(acc);
+      for (size_t e = 1; e < dst.size(); ++e) row_level.push_back(r);  // copies to extra destinations below
+    }
+    // After the sweeps a reduction's value at a column is its accumulator.
+    VarId c = k().add_var("c", block);
+    ExprId colv = k().add(base, k().var(c));
+    for (size_t i = 0; i < reductions.size(); ++i)
+      points_[reductions[i]] = {delinearize(colv, node(reductions[i]).shape), k().load(accumulators[i], colv)};
+    std::vector<Stmt> body;
+    std::vector<NodeId> out;
+    for (NodeId id : row_level)
+      if (std::find(out.begin(), out.end(), id) == out.end()) out.push_back(id);
+    // A stored reduction is already in place in its first destination.
+    std::vector<std::pair<NodeId, LocalId>> values;
+    for (NodeId id : out) {
+      LocalId l = k().add_local("v", type_of(id));
+      body.push_back(make_let(l, value(id, delinearize(colv, node(id).shape))));
+      values.push_back({id, l});
+    }
+    for (auto [id, l] : values) {
+      std::vector<int> dst = ctx_.destinations(id);
+      bool is_red = std::find(reductions.begin(), reductions.end(), id) != reductions.end();
+      for (size_t e = is_red ? 1 : 0; e < dst.size(); ++e)
+        body.push_back(make_store(buffer(dst[e], type_of(id), ir::num_elements(node(id).shape)), colv, k().local(l)));
+    }
+    if (!body.empty()) k().body.push_back(make_loop(c, block, std::move(body)));
   }
 
+  // ---- MM: matmul tile with prologue and epilogue
   void lower_matmul(NodeId mm) {
     const ir::Node& n = node(mm);
     const ir::Shape& s = n.shape;
@@ -478,7 +582,7 @@ class GroupLowerer {
     int64_t B = ir::num_elements(batch_shape), M = s[r - 2], N = s[r - 1], K = node(n.inputs[0]).shape[r - 1];
     if (!is_float(type_of(mm))) fail(label(mm) + ": integer matmul is not supported by the code generator");
     int64_t tile_m, tile_n;
-    choose_tiles(B, M, N, &tile_m, &tile_n);
+    choose_gemm_tiles(ctx_.target, B, M, N, K, &tile_m, &tile_n);
     int64_t TM = (M + tile_m - 1) / tile_m, TN = (N + tile_n - 1) / tile_n;
     k().kind = B > 1 ? "BMM" : "MM";
     k().shape_tag = (B > 1 ? std::to_string(B) + "x" : "") + std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K);
@@ -508,7 +612,7 @@ class GroupLowerer {
     gs.b = value(n.inputs[1], bidx);
     if (k().expr(gs.a).type != gs.type || k().expr(gs.b).type != gs.type) fail(label(mm) + ": operand types differ");
     gs.acc = k().add_local("acc", gs.type);
-    points_[mm] = {ci, gs.acc};
+    points_[mm] = {ci, k().local(gs.acc)};
     Stmt st(StmtKind::Gemm);
     st.gemm = gs;
     ExprId linear = linearize(ci, s);
@@ -596,7 +700,7 @@ class GroupLowerer {
   LoweredKernel out_;
   std::map<int, BufId> buf_of_;
   std::map<std::pair<NodeId, Idx>, ExprId> memo_;
-  std::map<NodeId, std::pair<Idx, LocalId>> points_;
+  std::map<NodeId, std::pair<Idx, ExprId>> points_;  // where a member is available, and its value there
   std::vector<NodeId> computed_;
   RowSpace ref_;
 };

@@ -14,7 +14,10 @@
 //                   epilogue (stored members of the matmul's shape)
 // - reductions   -> "R": parallel over rows; per row, reductions in node
 //                   order (each a Reduce statement), then row-level stores,
-//                   then one loop over the row storing full-shape members
+//                   then one loop over the row storing full-shape members.
+//                   Reductions over leading axes (column sums) instead run
+//                   over blocks of adjacent columns with per-column
+//                   accumulators in a buffer, rows outermost (contiguous reads)
 // - otherwise    -> "E": parallel over rows of the flattened shape, a serial
 //                   inner loop over the trailing dims
 // A member can only be used at its own iteration point (a reduction at the
@@ -53,7 +56,10 @@ struct LowerContext {
   std::function<int(ir::NodeId)> source;
   // Program buffers a member is stored to; empty = not stored (internal).
   std::function<std::vector<int>(ir::NodeId)> destinations;
-  // Element type and count of a program buffer, and a name for people.
+  // A temporary program buffer holding a member's values during the kernel
+  // (the column accumulators of a reduction that is not stored).
+  std::function<int(ir::NodeId)> scratch;
+  // A name for people of a program buffer.
   std::function<std::string(int)> buffer_name;
   TargetInfo target;
 };
@@ -66,6 +72,10 @@ struct LoweredKernel {
 // Builds the kernel for the members (node ids, ascending) of group `group`.
 // Throws LoweringFailure with a reason when they do not fit one loop nest.
 LoweredKernel lower_group(const LowerContext& ctx, const std::vector<ir::NodeId>& members, int group);
+
+// The output tile (rows x columns) of one parallel iteration of a matmul.
+void choose_gemm_tiles(const TargetInfo& target, int64_t batch, int64_t M, int64_t N, int64_t K, int64_t* tile_m,
+                       int64_t* tile_n);
 
 // True for ops that never need a kernel of their own when fused: elementwise,
 // movement, gather, iota, fill constants, random.

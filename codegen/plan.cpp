@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "codegen/rewrite.h"
 #include "codegen/schedule.h"
 #include "ir/error.h"
 #include "ir/passes.h"
@@ -62,7 +63,7 @@ class Planner {
  public:
   Planner(const ir::Graph& input, const PlanOptions& opt) : opt_(opt) {
     ir::verify(input);
-    plan_.graph = ir::simplify(input).graph;
+    plan_.graph = ir::simplify(transpose_matmul_results(ir::simplify(input).graph)).graph;
     add_identity_results(plan_.graph);
   }
 
@@ -113,6 +114,7 @@ class Planner {
   void assign_storage() {
     const ir::Graph& g = plan_.graph;
     plan_.buffers.clear();
+    scratch_.clear();
     source_.assign(g.size(), -1);
     dests_.assign(g.size(), {});
     results_ = result_nodes(g);
@@ -149,6 +151,13 @@ class Planner {
       return b;
     };
     ctx.destinations = [&](NodeId id) { return stored(id) ? dests_[static_cast<size_t>(id)] : std::vector<int>{}; };
+    ctx.scratch = [&](NodeId id) {
+      auto it = scratch_.find(id);
+      if (it != scratch_.end()) return it->second;
+      int b = add_buffer(BufferKind::Arena, "accumulators of %" + std::to_string(id), id);
+      scratch_[id] = b;
+      return b;
+    };
     ctx.buffer_name = [&](int b) {
       const PlanBuffer& pb = plan_.buffers[static_cast<size_t>(b)];
       switch (pb.kind) {
@@ -333,6 +342,7 @@ class Planner {
   std::vector<int> source_;
   std::vector<std::vector<int>> dests_;
   std::map<int, LoweredKernel> lowered_;
+  std::map<NodeId, int> scratch_;  // accumulator buffers of unstored column reductions
   std::vector<std::pair<int, int>> war_;
 };
 

@@ -2,7 +2,8 @@
 // order, the buffers they read and write, and the memory plan. Each stage is
 // a named step that can be dumped (GROKJIT_DEBUG, `grokjit kernels --dump`):
 //
-//   simplify (ir/passes.h)  ->  schedule (schedule.h: fusion groups)
+//   simplify (ir/passes.h) -> transpose_matmul_results (rewrite.h) -> simplify
+//   -> schedule (schedule.h: fusion groups)
 //   -> storage (which node lives in which buffer; updates in place)
 //   -> order (topological, with write-after-read edges for in-place updates)
 //   -> lower (lower.h: kernel IR per group)  ->  memory plan (memory_plan.h)

@@ -101,7 +101,7 @@ class Scheduler {
                nd.op == Op::Sigmoid || nd.op == Op::Tanh || nd.op == Op::Pow)
                   ? 8
                   : 1;
-      } else if (nd.op == Op::RandomUniform) {
+      } else if (nd.op == Op::RandomUniform || nd.op == Op::Gather) {
         own = 4;
       } else if (!view && !leaf_value) {
         own = 1;
@@ -113,7 +113,34 @@ class Scheduler {
       // Several readers and costly to recompute: compute once, store.
       if (consumers[i] >= 2 && cost[i] >= 8) owned_[i] = true;
     }
+    if (!opt_.fusion) return;
+    // A matmul evaluates a fused prologue once per packed operand element,
+    // scalar and possibly several times (once per output tile across); a
+    // costly operand expression is cheaper computed once by a vectorized
+    // elementwise kernel and read in place.
+    for (size_t i = 0; i < n; ++i) {
+      const ir::Node& mm = g_.nodes()[i];
+      if (mm.op != Op::MatMul) continue;
+      // How often each operand element is packed: A once per column tile,
+      // B once per row tile (with short K a thread keeps its packed B).
+      const ir::Shape& s = mm.shape;
+      int64_t M = s[s.size() - 2], N = s.back(), K = node(mm.inputs[0]).shape.back(), tm, tn;
+      choose_gemm_tiles(opt_.target, ir::num_elements(ir::Shape(s.begin(), s.end() - 2)), M, N, K, &tm, &tn);
+      int64_t TM = (M + tm - 1) / tm, TN = (N + tn - 1) / tn;
+      const int64_t repacks[2] = {TN, K > 512 ? TM : std::min<int64_t>(TM, 6)};
+      for (size_t operand = 0; operand < 2; ++operand) {
+        NodeId in = mm.inputs[operand];
+        while (ir::op_category(node(in).op) == ir::OpCategory::Movement && !owned_[static_cast<size_t>(in)])
+          in = node(in).inputs[0];
+        if (!owned_[static_cast<size_t>(in)] && is_inlinable(node(in)) &&
+            cost[static_cast<size_t>(in)] * repacks[operand] > kPrologueBudget)
+          owned_[static_cast<size_t>(in)] = true;
+      }
+    }
   }
+
+  // Operand ops (a transcendental counts 8) times repacks a matmul may recompute.
+  static constexpr int64_t kPrologueBudget = 1;
 
   // ---- groups
   std::string label(int group) const {
@@ -200,14 +227,47 @@ class Scheduler {
       if (!stored) return {};
       return {static_cast<int>(n + static_cast<size_t>(id))};
     };
+    ctx.scratch = [n](NodeId id) { return static_cast<int>(2 * n + static_cast<size_t>(id)); };
     ctx.buffer_name = [](int b) { return "b" + std::to_string(b); };
     try {
-      lower_group(ctx, members, b);
-      return "";
+      LoweredKernel lk = lower_group(ctx, members, b);
+      return epilogue_streams_ok(lk.kernel);
     } catch (const LoweringFailure& e) {
       return e.what();
     }
   }
+
+  // A matmul epilogue walks its output tile by tile: each full-size tensor it
+  // reads or writes is another set of strided streams (one per tile row). A
+  // few are fine; many large ones (not cache-resident) make the kernel
+  // memory-latency bound, and separate elementwise kernels that stream
+  // them in order are faster.
+  static std::string epilogue_streams_ok(const Kernel& k) {
+    for (const Stmt& st : k.body) {
+      if (st.kind != StmtKind::Gemm) continue;
+      const int64_t out = st.gemm.M * st.gemm.N * (k.parallel_extent / std::max<int64_t>(1, ((st.gemm.M + st.gemm.tile_m - 1) / st.gemm.tile_m) * ((st.gemm.N + st.gemm.tile_n - 1) / st.gemm.tile_n)));
+      if (static_cast<double>(out) * 4 < kCacheResidentBytes) return "";
+      std::set<BufId> large;
+      std::function<void(ExprId)> visit = [&](ExprId e) {
+        if (e < 0) return;
+        const Expr& x = k.expr(e);
+        if (x.op == ExprOp::Load && k.buffers[static_cast<size_t>(x.ival)].elements >= out) large.insert(static_cast<BufId>(x.ival));
+        visit(x.a);
+        visit(x.b);
+        visit(x.c);
+      };
+      for_each_stmt(st.body, [&](const Stmt& e) {
+        if (e.kind == StmtKind::Store && k.buffers[static_cast<size_t>(e.buffer)].elements >= out) large.insert(e.buffer);
+        visit(e.value);
+      });
+      if (large.size() > kEpilogueStreams)
+        return "the matmul epilogue would stream " + std::to_string(large.size()) + " full-size tensors in tile order";
+    }
+    return "";
+  }
+
+  static constexpr size_t kEpilogueStreams = 3;
+  static constexpr double kCacheResidentBytes = 1 << 20;
 
   void merge(int a, int b) {
     s_.fused.push_back("fused " + label(a) + " into " + label(b));

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <exception>
 #include <iostream>
 #include <map>
@@ -83,20 +84,26 @@ codegen::CpuEmitOptions emit_options() {
 // the pool costs more than it saves.
 constexpr double kParallelWork = 96 * 1024;
 
+// Chunks per thread: a few, so that a descheduled thread's share is taken
+// over by the others, but few enough that each chunk is a long contiguous
+// range (a matmul reuses its packed B tile within a chunk).
+constexpr int64_t kChunksPerThread = 3;
+
 struct Launch {
   KernelFn fn = nullptr;
   void** args = nullptr;
   int64_t extent = 0;
+  int64_t chunks = 1;
   uint8_t* scratch = nullptr;
   size_t scratch_stride = 0;
   bool parallel = false;
 };
 
-void run_launch(void* context, int t, int threads) {
+void run_chunk(void* context, int64_t chunk, int thread) {
   auto* l = static_cast<Launch*>(context);
   int64_t begin, end;
-  ThreadPool::split(l->extent, t, threads, &begin, &end);
-  if (begin < end) l->fn(l->args, begin, end, l->scratch + static_cast<size_t>(t) * l->scratch_stride);
+  ThreadPool::chunk_range(l->extent, l->chunks, chunk, &begin, &end);
+  if (begin < end) l->fn(l->args, begin, end, l->scratch + static_cast<size_t>(thread) * l->scratch_stride);
 }
 
 class CpuDevice;
@@ -141,6 +148,7 @@ class CpuProgram final : public Program {
       l.scratch = arena_.data + plan_.memory.arena_bytes;
       l.scratch_stride = scratch_stride_;
       l.parallel = threads > 1 && l.extent > 1 && pk.cost.flops + pk.cost.bytes_read + pk.cost.bytes_written >= kParallelWork;
+      l.chunks = std::min<int64_t>(l.extent, kChunksPerThread * threads);
     }
     resolve_args();
   }
@@ -171,12 +179,35 @@ class CpuProgram final : public Program {
                       ExitCode::Usage);
     }
     for (Launch& l : launches_) {
-      if (l.parallel) pool_->run(run_launch, &l);
+      if (l.parallel) pool_->run(run_chunk, &l, l.chunks);
       else l.fn(l.args, 0, l.extent, l.scratch);
     }
   }
 
   const ProgramStats& stats() const override { return stats_; }
+
+  // Seconds per kernel, the best of `runs` runs of each (kernels run in
+  // program order, so each sees its real inputs).
+  std::vector<double> profile(int runs) {
+    run();  // checks the bindings
+    // One thread: this thread's CPU time (robust on a loaded machine).
+    auto now = [single = pool_->size() == 1] {
+      if (!single) return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
+      timespec ts;
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+      return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+    };
+    std::vector<double> best(launches_.size(), 1e30);
+    for (int r = 0; r < runs; ++r)
+      for (size_t k = 0; k < launches_.size(); ++k) {
+        Launch& l = launches_[k];
+        double t0 = now();
+        if (l.parallel) pool_->run(run_chunk, &l, l.chunks);
+        else l.fn(l.args, 0, l.extent, l.scratch);
+        best[k] = std::min(best[k], now() - t0);
+      }
+    return best;
+  }
 
  private:
   static ir::DType dtype_of(codegen::ScalarType t) {
@@ -354,6 +385,12 @@ std::unique_ptr<Device> make_cpu_device(int threads) {
 }
 
 std::unique_ptr<Device> make_cpu_device(const CpuDeviceOptions& options) { return std::make_unique<CpuDevice>(options); }
+
+std::vector<double> profile_kernels(Program& program, int runs) {
+  auto* p = dynamic_cast<CpuProgram*>(&program);
+  if (!p) throw Error("profile_kernels: not a CPU program");
+  return p->profile(runs);
+}
 
 std::vector<KernelArtifacts> cpu_kernel_artifacts(const ir::Graph& graph, const CompileOptions& options) {
   codegen::ProgramPlan plan = cpu_plan(graph, options);

@@ -1,10 +1,12 @@
 // The CPU backend: graphs -> fused kernels (codegen/plan.h) -> LLVM ORC JIT,
 // run multi-threaded on a persistent pool.
 //
-// Determinism: every kernel's parallel loop is split statically into
-// contiguous chunks, one per thread; iterations are independent and a
-// reduction never spans iterations, so the results are bitwise the same for
-// any thread count.
+// Determinism: every kernel's parallel loop is cut into a fixed number of
+// contiguous chunks (a function of its extent and the thread count) that the
+// pool's threads claim as they come (thread_pool.h); iterations are
+// independent, a reduction never spans iterations and a thread's scratch
+// holds nothing that outlives a chunk's iterations, so the results are
+// bitwise the same for any thread count and any scheduling.
 //
 // Program::run() does no heap allocation: the arena (every intermediate, at
 // the offsets of the static memory plan, plus per-thread matmul scratch) is
@@ -29,6 +31,10 @@ struct CpuDeviceOptions {
 
 std::unique_ptr<Device> make_cpu_device(int threads = 0);
 std::unique_ptr<Device> make_cpu_device(const CpuDeviceOptions& options);
+
+// Per-kernel seconds of a CPU program (index = kernel, as in
+// stats().kernel_info): the best of `runs` runs, all inputs bound.
+std::vector<double> profile_kernels(Program& program, int runs);
 
 // The codegen target of this machine (vector width, matmul register tile).
 codegen::TargetInfo cpu_target_info();

@@ -14,7 +14,7 @@ inline void cpu_relax() {
 #endif
 }
 
-constexpr int kSpins = 20000;  // ~ tens of microseconds before sleeping
+constexpr int kSpins = 20000;  // ~ tens of microseconds of spinning before sleeping
 
 }  // namespace
 
@@ -29,45 +29,65 @@ ThreadPool::ThreadPool(int threads) : threads_(threads < 1 ? 1 : threads) {
 
 ThreadPool::~ThreadPool() {
   stop_.store(true, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_release);
-  generation_.notify_all();
+  wake_.fetch_add(1, std::memory_order_release);
+  wake_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::run(Task task, void* context) {
-  if (threads_ == 1) {
-    task(context, 0, 1);
+// Takes chunks of `generation` until none is left. A thread that arrives
+// late (the generation moved on) claims nothing: the compare-exchange checks
+// the generation together with the counter.
+void ThreadPool::claim_chunks(uint32_t generation, int thread) {
+  Task task = task_.load(std::memory_order_relaxed);
+  void* context = context_.load(std::memory_order_relaxed);
+  const int64_t chunks = chunks_.load(std::memory_order_relaxed);
+  uint64_t s = state_.load(std::memory_order_acquire);
+  for (;;) {
+    if (static_cast<uint32_t>(s >> 32) != generation || static_cast<int64_t>(s & 0xffffffffu) >= chunks) return;
+    if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+    task(context, static_cast<int64_t>(s & 0xffffffffu), thread);
+    if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == chunks) done_.notify_one();
+    s = state_.load(std::memory_order_acquire);
+  }
+}
+
+void ThreadPool::run(Task task, void* context, int64_t chunks) {
+  if (chunks <= 0) return;
+  if (threads_ == 1 || chunks == 1) {
+    for (int64_t c = 0; c < chunks; ++c) task(context, c, 0);
     return;
   }
-  task_ = task;
-  context_ = context;
-  pending_.store(threads_ - 1, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_release);
-  generation_.notify_all();
-  task(context, 0, threads_);
+  task_.store(task, std::memory_order_relaxed);
+  context_.store(context, std::memory_order_relaxed);
+  chunks_.store(chunks, std::memory_order_relaxed);
+  done_.store(0, std::memory_order_relaxed);
+  const uint32_t g = ++generation_;
+  state_.store(static_cast<uint64_t>(g) << 32, std::memory_order_release);
+  wake_.store(g, std::memory_order_release);
+  wake_.notify_all();
+  claim_chunks(g, 0);
   for (int spin = 0;; ++spin) {
-    int32_t left = pending_.load(std::memory_order_acquire);
-    if (left == 0) break;
+    int64_t d = done_.load(std::memory_order_acquire);
+    if (d == chunks) break;
     if (spin < kSpins) cpu_relax();
-    else pending_.wait(left, std::memory_order_acquire);
+    else done_.wait(d, std::memory_order_acquire);
   }
 }
 
 void ThreadPool::worker(int index) {
   uint32_t seen = 0;
   for (;;) {
+    uint32_t g;
     for (int spin = 0;; ++spin) {
-      uint32_t g = generation_.load(std::memory_order_acquire);
-      if (g != seen) {
-        seen = g;
-        break;
-      }
+      g = wake_.load(std::memory_order_acquire);
+      if (g != seen) break;
       if (spin < kSpins) cpu_relax();
-      else generation_.wait(g, std::memory_order_acquire);
+      else wake_.wait(g, std::memory_order_acquire);
     }
+    seen = g;
     if (stop_.load(std::memory_order_relaxed)) return;
-    task_(context_, index, threads_);
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+    uint64_t s = state_.load(std::memory_order_acquire);
+    claim_chunks(static_cast<uint32_t>(s >> 32), index);
   }
 }
 

@@ -1,8 +1,15 @@
-// A persistent pool of threads for the CPU backend. run() hands one task to
-// every thread (the caller is thread 0) and returns when all are done: no
-// allocation, no locks, one atomic generation counter and one countdown.
-// Idle workers spin briefly, then sleep on the counter (futex), so a pool
-// that is not running costs no CPU.
+// A persistent pool of threads for the CPU backend.
+//
+// run(task, context, chunks) executes task(context, c, thread) once for every
+// chunk c in [0, chunks) and returns when all are done. Chunks are claimed
+// from one atomic counter, so a thread that the OS has descheduled (these
+// VMs are shared) never holds up the others: whoever is running takes the
+// next chunk. What a chunk computes must not depend on which thread runs it
+// (kernels get the thread index only to pick their scratch area), so results
+// are the same whatever the thread count and scheduling.
+//
+// No allocation and no locks per run: one generation counter (idle workers
+// spin briefly on it, then sleep on it with a futex) and one countdown.
 #pragma once
 
 #include <atomic>
@@ -14,7 +21,7 @@ namespace grokjit::runtime {
 
 class ThreadPool {
  public:
-  using Task = void (*)(void* context, int thread, int threads);
+  using Task = void (*)(void* context, int64_t chunk, int thread);
 
   explicit ThreadPool(int threads);  // threads >= 1, the caller included
   ~ThreadPool();
@@ -22,26 +29,30 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return threads_; }
-  // Calls task(context, t, size()) on each thread t; t = 0 runs on the caller.
-  // One run at a time per pool.
-  void run(Task task, void* context);
+  // One run at a time per pool; the caller works too (as thread 0).
+  void run(Task task, void* context, int64_t chunks);
 
-  // [begin, end) of `n` items for thread t: a static, contiguous split.
-  static void split(int64_t n, int t, int threads, int64_t* begin, int64_t* end) {
-    *begin = n * t / threads;
-    *end = n * (t + 1) / threads;
+  // [begin, end) of chunk c when n items are cut into `chunks` contiguous
+  // pieces: a fixed function of (n, chunks, c).
+  static void chunk_range(int64_t n, int64_t chunks, int64_t c, int64_t* begin, int64_t* end) {
+    *begin = n * c / chunks;
+    *end = n * (c + 1) / chunks;
   }
 
  private:
   void worker(int index);
+  void claim_chunks(uint32_t generation, int thread);
 
   int threads_;
   std::vector<std::thread> workers_;
-  std::atomic<uint32_t> generation_{0};
-  std::atomic<int32_t> pending_{0};
+  uint32_t generation_ = 0;                 // written by the caller of run() only
+  std::atomic<uint64_t> state_{0};          // generation << 32 | next unclaimed chunk
+  std::atomic<uint32_t> wake_{0};           // the generation workers wait for
+  std::atomic<int64_t> done_{0};            // chunks finished in this generation
+  std::atomic<Task> task_{nullptr};
+  std::atomic<void*> context_{nullptr};
+  std::atomic<int64_t> chunks_{0};
   std::atomic<bool> stop_{false};
-  Task task_ = nullptr;
-  void* context_ = nullptr;
 };
 
 int hardware_threads();

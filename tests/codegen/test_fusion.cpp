@@ -103,6 +103,21 @@ TEST(Fusion, MatMulWithPrologueAndEpilogue) {
   check_both(g, testing::random_inputs(g, 5), {2e-5, 1e-5});
 }
 
+TEST(Fusion, MatMulProloguesEveryPackingPath) {
+  // Long K (blocked), ragged M and N, operands computed contiguously, computed
+  // through a transpose (strided: scalar packing) and plain transposed loads.
+  Graph g;
+  Value x = input(g, "x", {70, 700}, DType::F32, InputRole::Data);
+  Value w = input(g, "w", {700, 45}, DType::F32, InputRole::Param);
+  Value v = input(g, "v", {45, 700}, DType::F32, InputRole::Param);
+  Value s = input(g, "s", {45}, DType::F32, InputRole::Data);
+  output(matmul(x * 0.5, w * s), "contiguous");              // A and B computed, rows contiguous
+  output(matmul(x, transpose(v * 2.0)), "strided");           // B computed through a transpose
+  output(matmul(transpose(transpose(x)), transpose(v)), "plain_t");
+  output(matmul(transpose(w), transpose(x)) + 1.0, "both_t");  // A^T B^T with an epilogue
+  check_both(g, testing::random_inputs(g, 15), {3e-5, 3e-4});  // K = 700 terms of size ~1
+}
+
 TEST(Fusion, BatchedAttention) {
   Graph g;
   Value q = input(g, "q", {6, 4, 16}, DType::F32, InputRole::Data);

@@ -40,26 +40,27 @@ const char* const kRegenHint =
 
 // ---- the tolerance (docs/crosscheck.md, "Tolerance")
 //
-// |loss_grokjit(s) - loss_torch(s)| <= tolerance(s) * loss_torch(s), s = 1..50:
-//   tolerance(s) = min(kTolMax, kTol1 * kTolGrowth^(s - 1)).
-// Step 1 compares the forward pass alone (initial weights, same dropout
-// masks): only rounding differs (fp32 torch vs f64 reference device vs fp32
-// CPU backend), a few 1e-7 relative. Every later step adds an optimizer update
-// computed from gradients that differ by rounding, and Adam's normalized
-// update (m / sqrt(v) is about +-1 at the first steps, whatever |g|) and
-// Newton-Schulz's normalization amplify those differences, so the gap grows
-// roughly geometrically with the step. The constants keep a margin of about
-// 10x over the largest gap seen between torch fp32 and torch fp64 and between
-// grokjit and torch (docs/crosscheck.md lists them), and stay far below the
-// gap that a wrong detail produces (a changed beta2, Nesterov off, the other
-// RoPE pairing, coupled weight decay: 1e-3 and more by step 5-10).
-constexpr double kTol1 = 2e-6;
-constexpr double kTolGrowth = 1.12;
-constexpr double kTolMax = 2e-4;
+// |loss_grokjit(s) - loss_torch_fp32(s)| <= kRelTol * loss_torch_fp32(s) at
+// every step s = 1..50, loss = mean loss of the batch's real rows (train mode,
+// weights before the update), kRelTol = 2e-6.
+//
+// Why: both sides run the same arithmetic on the same weights, batches and
+// dropout masks, so only rounding differs (torch fp32; grokjit's reference
+// device computes in float64 and stores f32; the CPU backend computes in f32
+// with its own summation orders). Measured over all 50 steps of every case,
+// torch fp32 and torch fp64 differ by at most 2e-7 relative (about two f32
+// ulps of the loss) and the reference device differs from torch fp32 by at
+// most 1.6e-7, with no growth over the 50 steps at these learning rates. 2e-6
+// leaves a margin of 10x over that floor and is 100-10000x below what a wrong
+// detail does: a wrong bias correction, coupled instead of decoupled weight
+// decay, Muon without Nesterov or without its shape scale, Muon's decay after
+// the update, the other RoPE pairing or no RoPE, other dropout streams show
+// 2e-5 to 1e-2 within the first 3 steps; AdamW's beta2 0.98 -> 0.99 shows
+// 2.6e-6 at step 3 and 1e-4 by step 30. (Below resolution: RMSNorm eps 1e-5 ->
+// 1e-6, 7e-7.)
+constexpr double kRelTol = 2e-6;
 
-double tolerance(int64_t step) {
-  return std::min(kTolMax, kTol1 * std::pow(kTolGrowth, static_cast<double>(step - 1)));
-}
+double tolerance(int64_t /*step*/) { return kRelTol; }
 
 fs::path data_dir() {
   if (const char* env = std::getenv("GROKJIT_CROSSCHECK_DATA"); env != nullptr && *env != '\0') return env;
@@ -83,10 +84,9 @@ fs::path reference_path(const Case& c) { return data_dir() / ("crosscheck_" + c.
   if (out->value("format", -1) != kFormatVersion)
     return ::testing::AssertionFailure() << path << " has format " << out->value("format", -1) << ", expected "
                                          << kFormatVersion << ". " << kRegenHint;
-  if (!(*out)["perturbation"].is_null())
-    return ::testing::AssertionFailure() << path << " was generated with --perturb "
-                                         << (*out)["perturbation"].dump()
-                                         << " (a deliberately wrong reference). " << kRegenHint;
+  if (out->contains("perturbation") && !(*out)["perturbation"].is_null())
+    std::printf("[crosscheck] note: %s was made with torch_reference.py --perturb %s (a deliberately wrong "
+                "reference: the loss comparison should fail)\n", path.c_str(), (*out)["perturbation"].dump().c_str());
   return ::testing::AssertionSuccess();
 }
 
@@ -163,6 +163,9 @@ struct DeviceCase {
   std::string device;  // "reference" | "cpu"
   std::string name;
 };
+
+// For gtest's test names and ctest (instead of a byte dump).
+void PrintTo(const DeviceCase& dc, std::ostream* os) { *os << dc.device << "/" << dc.name; }
 
 std::string device_case_name(const ::testing::TestParamInfo<DeviceCase>& info) {
   return info.param.device + "_" + info.param.name;

@@ -481,6 +481,10 @@ def main():
     cases = [c for c in args.cases.split(",") if c] or available
     if not cases:
         raise SystemExit(f"torch_reference: no crosscheck_*{suffix} in {args.export_dir}")
+    committed = os.path.realpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data"))
+    if args.perturb and os.path.realpath(args.out_dir) == committed:
+        raise SystemExit("torch_reference: --perturb writes a deliberately wrong reference; "
+                         "give an --out-dir outside tests/data")
     os.makedirs(args.out_dir, exist_ok=True)
     for case in cases:
         path = os.path.join(args.export_dir, f"crosscheck_{case}{suffix}")
