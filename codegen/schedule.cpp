@@ -266,7 +266,7 @@ class Scheduler {
     return "";
   }
 
-  static constexpr size_t kEpilogueStreams = 3;
+  static constexpr size_t kEpilogueStreams = 6;
   static constexpr double kCacheResidentBytes = 1 << 20;
 
   void merge(int a, int b) {
