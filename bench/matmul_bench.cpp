@@ -10,6 +10,7 @@
 // achieved GFLOP/s against the FMA peak, and cold/warm compile times.
 //
 //   build/release/bench/matmul_bench [--reps N] [--threads T] [--steps N] [--no-matmul] [--no-step]
+//                                    [--profile] [--adamw-only]
 //
 // Each grokjit run alternates with an OpenBLAS run (other processes slow
 // both alike); the table shows the best and the median of --reps runs, and
@@ -63,6 +64,8 @@ struct Timing {
 // With one thread the time that counts is the CPU time of this thread: other
 // processes on the machine then cost us nothing (they still share caches).
 bool g_thread_cpu_time = false;
+bool g_profile = false;     // --profile: per-kernel times of the training step
+bool g_adamw_only = false;  // --adamw-only
 
 double now_seconds() {
   if (g_thread_cpu_time) {
@@ -259,7 +262,7 @@ StepTiming time_step(const ir::Graph& g, bool fusion, int threads, int steps) {
   g_thread_cpu_time = false;
   std::sort(cpu.begin(), cpu.end());
   r.cpu_median = cpu[cpu.size() / 2];
-  if (std::getenv("GROKJIT_BENCH_PROFILE")) {  // where the time goes, slowest kernels first
+  if (g_profile) {  // where the time goes, slowest kernels first
     std::vector<double> secs = runtime::profile_kernels(*prog, 5);
     std::vector<size_t> order(secs.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -297,7 +300,7 @@ void step_report(int threads, int steps) {
   std::printf("%-10s %-7s %8s %10s %26s %10s %9s %16s%s\n", "optimizer", "fusion", "kernels", "GFLOP", "ms/step median [p20, p80]",
               "GFLOP/s", "of peak", "compile cold/warm", threads == 1 ? "   CPU ms/step" : "");
   for (auto kind : {optimizers::OptimizerKind::AdamW, optimizers::OptimizerKind::Muon}) {
-    if (std::getenv("GROKJIT_BENCH_ADAMW_ONLY") && kind != optimizers::OptimizerKind::AdamW) continue;
+    if (g_adamw_only && kind != optimizers::OptimizerKind::AdamW) continue;
     runtime::RunConfig cfg;
     cfg.optimizer.kind = kind;
     runtime::DataShape shape;
@@ -329,6 +332,8 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--steps") && i + 1 < argc) steps = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--no-matmul")) matmuls = false;
     else if (!std::strcmp(argv[i], "--no-step")) step = false;
+    else if (!std::strcmp(argv[i], "--profile")) g_profile = true;
+    else if (!std::strcmp(argv[i], "--adamw-only")) g_adamw_only = true;
   }
   if (max_threads < 1) max_threads = 1;
   const int64_t BT = 2048, D = 128, F = 512, V = 99, B = 512;

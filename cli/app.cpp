@@ -47,6 +47,10 @@ int run_main(int argc, char** argv) {
   CLI::App* graph = app.add_subcommand("graph", "print the train-step or eval graph of a spec (text, DOT or JSON)");
   add_graph_options(*graph, graph_args);
 
+  DataArgs data_args;
+  CLI::App* data = app.add_subcommand("data", "export a spec's dataset and train/val split (CSV or JSON)");
+  add_data_options(*data, data_args);
+
   CLI::App* doctor = app.add_subcommand("doctor", "what this machine and build offer: CPU features, LLVM, NVRTC, GPU");
   bool doctor_json = false;
   doctor->add_flag("--json", doctor_json, "machine-readable output");
@@ -77,6 +81,7 @@ int run_main(int argc, char** argv) {
     if (train->parsed()) return run_train(train_args);
     if (graph->parsed()) return run_graph(graph_args);
     if (doctor->parsed()) return run_doctor(doctor_json);
+    if (data->parsed()) return run_data(data_args);
     if (kernels->parsed()) return run_kernels(kernels_args, std::cout);
     if (bench->parsed()) return run_bench(bench_args, std::cout);
     std::cout << app.help();

@@ -48,6 +48,14 @@ int run_graph(const GraphArgs& args);
 
 int run_doctor(bool json);
 
+struct DataArgs {
+  SpecArgs spec;
+  std::string format = "csv";  // csv | json
+  std::string out;             // "" = stdout
+};
+void add_data_options(CLI::App& cmd, DataArgs& args);
+int run_data(const DataArgs& args);
+
 struct KernelsArgs {
   SpecArgs spec;
   std::string which = "both";  // train | eval | both

@@ -130,17 +130,24 @@ class Scheduler {
       const int64_t repacks[2] = {TN, K > 512 ? TM : std::min<int64_t>(TM, 6)};
       for (size_t operand = 0; operand < 2; ++operand) {
         NodeId in = mm.inputs[operand];
-        while (ir::op_category(node(in).op) == ir::OpCategory::Movement && !owned_[static_cast<size_t>(in)])
-          in = node(in).inputs[0];
+        bool strided = false;  // read through a permute that moves the innermost axis: scalar packing
+        while (ir::op_category(node(in).op) == ir::OpCategory::Movement && !owned_[static_cast<size_t>(in)]) {
+          const ir::Node& mv = node(in);
+          if (mv.op == Op::Permute && mv.attrs.perm.back() != static_cast<int64_t>(mv.attrs.perm.size()) - 1) strided = true;
+          in = mv.inputs[0];
+        }
         if (!owned_[static_cast<size_t>(in)] && is_inlinable(node(in)) &&
-            cost[static_cast<size_t>(in)] * repacks[operand] > kPrologueBudget)
+            cost[static_cast<size_t>(in)] * repacks[operand] * (strided ? 4 : 1) > kPrologueBudget) {
           owned_[static_cast<size_t>(in)] = true;
+          operand_of_[in].insert(static_cast<NodeId>(i));
+        }
       }
     }
   }
 
-  // Operand ops (a transcendental counts 8) times repacks a matmul may recompute.
-  static constexpr int64_t kPrologueBudget = 1;
+  // Operand ops (a transcendental counts 8) times repacks (x4 when read
+  // strided, packed by scalar code) a matmul may recompute in its packing.
+  static constexpr int64_t kPrologueBudget = 2;
 
   // ---- groups
   std::string label(int group) const {
@@ -284,6 +291,16 @@ class Scheduler {
     s_.rejected.push_back("not fused " + label(a) + " into " + label(b) + ": " + why);
   }
 
+  bool feeds_matmul_operand(int P, int C) const {
+    for (NodeId id : s_.groups[static_cast<size_t>(P)]) {
+      auto it = operand_of_.find(id);
+      if (it == operand_of_.end()) continue;
+      for (NodeId mm : it->second)
+        if (s_.owner[static_cast<size_t>(mm)] == C) return true;
+    }
+    return false;
+  }
+
   bool has_op(int group, Op op) const {
     for (NodeId id : s_.groups[static_cast<size_t>(group)])
       if (node(id).op == op) return true;
@@ -305,6 +322,10 @@ class Scheduler {
           if (!tried.insert({P, s_.groups[c].size()}).second) continue;
           if (has_op(P, Op::ScatterAdd) || has_op(C, Op::ScatterAdd)) {
             reject(P, C, "a scatter_add kernel holds nothing else");
+            continue;
+          }
+          if (feeds_matmul_operand(P, C)) {
+            reject(P, C, "it is a matmul operand materialized to be read in place (a prologue would recompute it per packed tile)");
             continue;
           }
           if (indirect_path(P, C)) {
@@ -358,6 +379,7 @@ class Scheduler {
   const ir::Graph& g_;
   ScheduleOptions opt_;
   std::vector<bool> roots_, owned_;
+  std::map<NodeId, std::set<NodeId>> operand_of_;  // operands materialized for these matmuls
   std::vector<std::vector<NodeId>> deps_, readers_;
   Schedule s_;
 };

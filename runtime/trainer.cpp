@@ -377,6 +377,7 @@ void Run::write_summary() {
            {"grok_threshold", t.grok_threshold},
            {"train_acc_source", t.train_acc_source == TrainAccSource::Eval ? "eval" : "running"},
            {"epochs_count_from", 1},
+           {"eval_every", t.eval_every},
            {"cap", t.max_epochs},
            {"definition", "grokking epoch = first epoch with val_acc >= grok_threshold, at or after the first "
                           "epoch with train accuracy >= memorize_threshold; censored at the cap otherwise"}}},
@@ -492,10 +493,13 @@ TrainSummary Run::execute() {
       summary_.interrupted = true;
       break;
     }
-    EpochMetrics m = finish_epoch(epoch_, seconds_since(t0));
-    update_summary(m);
-    write_metrics_line(m);
-    report_progress(m);
+    const bool evaluate_now = epoch_ % std::max<int64_t>(1, t.eval_every) == 0 || epoch_ == stop_epoch;
+    if (evaluate_now) {
+      EpochMetrics m = finish_epoch(epoch_, seconds_since(t0));
+      update_summary(m);
+      write_metrics_line(m);
+      report_progress(m);
+    }
     step_ms_.clear();
     next_batch_ = 0;
     running_loss_ = running_correct_ = 0;

@@ -94,9 +94,10 @@ TEST(Fusion, MatMulWithPrologueAndEpilogue) {
   Graph g;
   Value x = input(g, "x", {50, 40}, DType::F32, InputRole::Data);
   Value s = input(g, "s", {40}, DType::F32, InputRole::Data);
-  Value w = input(g, "w", {30, 40}, DType::F32, InputRole::Param);
-  Value r = input(g, "r", {50, 30}, DType::F32, InputRole::Data);
-  Value y = silu(matmul(relu(x) * s, transpose(w))) + r;  // prologue on A, transposed B, epilogue
+  Value w = input(g, "w", {16, 40}, DType::F32, InputRole::Param);
+  Value r = input(g, "r", {50, 16}, DType::F32, InputRole::Data);
+  // Prologue on A (packed once: one column tile), transposed B, epilogue.
+  Value y = silu(matmul(relu(x) * s, transpose(w))) + r;
   output(y, "y");
   EXPECT_EQ(kernel_count(g, true), 1u) << kernel_names(g);
   EXPECT_EQ(runtime::cpu_plan(g, {}).kernels[0].kernel.kind, "MM");

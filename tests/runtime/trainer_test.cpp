@@ -3,6 +3,7 @@
 // bad checkpoints are rejected by name, padded batches are weighted right.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -100,6 +101,46 @@ TEST(Trainer, WritesSummaryWithCriterionAndConfig) {
   EXPECT_EQ(summary["val_rows"], 15);
   EXPECT_EQ(summary["config"]["task"]["p"], 7);
   EXPECT_TRUE(fs::exists(dir / "checkpoint.safetensors"));
+  fs::remove_all(dir);
+}
+
+TEST(Trainer, SigintSavesACheckpointAndResumeContinuesExactly) {
+  RunConfig config = tiny_config();
+  auto device = make_reference_device();
+  fs::path full = fresh_dir("sigint_full");
+  train(config, *device, quiet_options(full));
+
+  fs::path dir = fresh_dir("sigint");
+  TrainOptions first = quiet_options(dir);
+  first.after_epoch = [](int64_t epoch) {
+    if (epoch == 1) std::raise(SIGINT);  // handled by the trainer: finish, save, return
+    return true;
+  };
+  TrainSummary s1 = train(config, *device, first);
+  EXPECT_TRUE(s1.interrupted);
+  EXPECT_EQ(s1.epochs_run, 1);
+  TrainOptions second = quiet_options(dir);
+  second.resume = true;
+  train(config, *device, second);
+  std::vector<json> a = metric_lines(full), b = metric_lines(dir);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].dump(), b[i].dump()) << "epoch " << i + 1;
+  fs::remove_all(full);
+  fs::remove_all(dir);
+}
+
+TEST(Trainer, EvalEveryEvaluatesOnlyThoseEpochsAndTheLast) {
+  fs::path dir = fresh_dir("evalevery");
+  auto device = make_reference_device();
+  RunConfig config = tiny_config();
+  config.train.max_epochs = 5;
+  config.train.eval_every = 2;
+  TrainSummary s = train(config, *device, quiet_options(dir));
+  std::vector<int64_t> epochs;
+  for (const json& line : metric_lines(dir)) epochs.push_back(line["epoch"].get<int64_t>());
+  EXPECT_EQ(epochs, (std::vector<int64_t>{2, 4, 5}));
+  EXPECT_EQ(s.epochs_run, 5);
+  EXPECT_EQ(s.steps, 5 * 3);
   fs::remove_all(dir);
 }
 
