@@ -40,6 +40,7 @@
 #include "runtime/cpu_device.h"
 #include "runtime/host_buffer.h"
 #include "runtime/jit.h"
+#include "runtime/machine_peak.h"
 #include "runtime/step_graph.h"
 
 using namespace grokjit;
@@ -103,57 +104,7 @@ std::pair<Timing, Timing> time_pair(int reps, bool blocks, A&& a, B&& b) {
   return {summarize(ta), summarize(tb)};
 }
 
-// ---- FMA peak: independent FMA chains, enough to cover the latency (named
-// variables, so they live in registers whatever the optimizer does).
-#define GJ_FMA12(F, a, b)                                                                                  \
-  x0 = F(x0, a, b); x1 = F(x1, a, b); x2 = F(x2, a, b); x3 = F(x3, a, b); x4 = F(x4, a, b); x5 = F(x5, a, b); \
-  x6 = F(x6, a, b); x7 = F(x7, a, b); x8 = F(x8, a, b); x9 = F(x9, a, b); x10 = F(x10, a, b); x11 = F(x11, a, b);
-
-__attribute__((target("avx2,fma"))) float fma_loop_avx2(int64_t iters) {
-  __m256 x0 = _mm256_set1_ps(0), x1 = x0, x2 = x0, x3 = x0, x4 = x0, x5 = x0, x6 = x0, x7 = x0, x8 = x0, x9 = x0, x10 = x0, x11 = x0;
-  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
-  for (int64_t i = 0; i < iters; ++i) {
-    GJ_FMA12(_mm256_fmadd_ps, a, b)
-  }
-  __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(x0, x1), _mm256_add_ps(x2, x3)),
-                           _mm256_add_ps(_mm256_add_ps(x4, x5), _mm256_add_ps(_mm256_add_ps(x6, x7), _mm256_add_ps(x8, x9))));
-  s = _mm256_add_ps(s, _mm256_add_ps(x10, x11));
-  float out[8];
-  _mm256_storeu_ps(out, s);
-  return out[0];
-}
-
-__attribute__((target("avx512f"))) float fma_loop_avx512(int64_t iters) {
-  __m512 x0 = _mm512_set1_ps(0), x1 = x0, x2 = x0, x3 = x0, x4 = x0, x5 = x0, x6 = x0, x7 = x0, x8 = x0, x9 = x0, x10 = x0, x11 = x0;
-  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
-  for (int64_t i = 0; i < iters; ++i) {
-    GJ_FMA12(_mm512_fmadd_ps, a, b)
-  }
-  __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(x0, x1), _mm512_add_ps(x2, x3)),
-                           _mm512_add_ps(_mm512_add_ps(x4, x5), _mm512_add_ps(_mm512_add_ps(x6, x7), _mm512_add_ps(x8, x9))));
-  return _mm512_reduce_add_ps(_mm512_add_ps(s, _mm512_add_ps(x10, x11)));
-}
-
-// GFLOP/s of `threads` threads running FMA chains at once.
-double fma_peak_gflops(int threads) {
-  const bool avx512 = __builtin_cpu_supports("avx512f");
-  const int64_t iters = 20'000'000;
-  const double flops_per_iter = avx512 ? 12.0 * 16 * 2 : 12.0 * 8 * 2;
-  volatile float sink = 0;
-  auto body = [&] { sink = sink + (avx512 ? fma_loop_avx512(iters) : fma_loop_avx2(iters)); };
-  body();
-  double best = 0;
-  for (int rep = 0; rep < 3; ++rep) {
-    auto t0 = Clock::now();
-    std::vector<std::thread> ts;
-    for (int t = 1; t < threads; ++t) ts.emplace_back(body);
-    body();
-    for (auto& t : ts) t.join();
-    double s = std::chrono::duration<double>(Clock::now() - t0).count();
-    best = std::max(best, threads * iters * flops_per_iter / s / 1e9);
-  }
-  return best;
-}
+double fma_peak_gflops(int threads) { return runtime::measure_fma_peak_gflops(threads); }
 
 std::vector<float> random_floats(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
