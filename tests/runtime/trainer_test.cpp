@@ -52,6 +52,14 @@ std::vector<json> metric_lines(const fs::path& dir) {
   return out;
 }
 
+// The same epochs with bitwise the same figures (wall-clock fields aside).
+void expect_same_metrics(const fs::path& expected_dir, const fs::path& actual_dir, size_t epochs) {
+  std::vector<json> a = metric_lines(expected_dir), b = metric_lines(actual_dir);
+  ASSERT_EQ(a.size(), epochs);
+  ASSERT_EQ(b.size(), epochs);
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].dump(), b[i].dump()) << "epoch " << i + 1;
+}
+
 TrainOptions quiet_options(const fs::path& dir) {
   TrainOptions o;
   o.out_dir = dir.string();
@@ -79,10 +87,7 @@ TEST_P(TrainerTest, ResumedRunEqualsUninterruptedRun) {
   TrainSummary s2 = train(config, *device, second);
   EXPECT_FALSE(s2.interrupted);
 
-  std::vector<json> a = metric_lines(full), b = metric_lines(split);
-  ASSERT_EQ(a.size(), 4u);
-  ASSERT_EQ(b.size(), 4u);
-  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].dump(), b[i].dump()) << "epoch " << i + 1;
+  expect_same_metrics(full, split, 4);
   fs::remove_all(full);
   fs::remove_all(split);
 }
@@ -122,9 +127,7 @@ TEST(Trainer, SigintSavesACheckpointAndResumeContinuesExactly) {
   TrainOptions second = quiet_options(dir);
   second.resume = true;
   train(config, *device, second);
-  std::vector<json> a = metric_lines(full), b = metric_lines(dir);
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].dump(), b[i].dump()) << "epoch " << i + 1;
+  expect_same_metrics(full, dir, 4);
   fs::remove_all(full);
   fs::remove_all(dir);
 }
