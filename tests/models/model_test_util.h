@@ -17,16 +17,11 @@
 #include "ir/builder.h"
 #include "ir/graph.h"
 #include "ir/interpreter.h"
+#include "tests/ir/test_util.h"
 
 namespace grokjit::models::testing {
 
-inline std::vector<double> random_values(int64_t n, uint64_t seed, double lo = -1.0, double hi = 1.0) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> dist(lo, hi);
-  std::vector<double> v(static_cast<size_t>(n));
-  for (double& x : v) x = dist(rng);
-  return v;
-}
+using ir::testing::random_values;
 
 struct TestInput {
   std::string name;
