@@ -60,6 +60,18 @@ void expect_same_metrics(const fs::path& expected_dir, const fs::path& actual_di
   for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].dump(), b[i].dump()) << "epoch " << i + 1;
 }
 
+// Runs `run`, expecting a grokjit::Error with `code` whose message contains `needle`.
+template <typename F>
+void expect_error(F&& run, ExitCode code, const std::string& needle) {
+  try {
+    run();
+    ADD_FAILURE() << "expected an error containing '" << needle << "'";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code);
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
 TrainOptions quiet_options(const fs::path& dir) {
   TrainOptions o;
   o.out_dir = dir.string();
@@ -183,13 +195,7 @@ TEST(Trainer, ResumeFromCorruptCheckpointNamesTheFile) {
   fs::resize_file(dir / "checkpoint.safetensors", fs::file_size(dir / "checkpoint.safetensors") / 2);
   TrainOptions o = quiet_options(dir);
   o.resume = true;
-  try {
-    train(config, *device, o);
-    FAIL() << "expected an Io error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ExitCode::Io);
-    EXPECT_NE(std::string(e.what()).find("checkpoint.safetensors"), std::string::npos) << e.what();
-  }
+  expect_error([&] { train(config, *device, o); }, ExitCode::Io, "checkpoint.safetensors");
   fs::remove_all(dir);
 }
 
@@ -203,13 +209,7 @@ TEST(Trainer, ResumeWithADifferentConfigIsRefused) {
   other.optimizer.adam.lr = 0.5;
   TrainOptions o = quiet_options(dir);
   o.resume = true;
-  try {
-    train(other, *device, o);
-    FAIL() << "expected a Usage error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ExitCode::Usage);
-    EXPECT_NE(std::string(e.what()).find("different config"), std::string::npos) << e.what();
-  }
+  expect_error([&] { train(other, *device, o); }, ExitCode::Usage, "different config");
   fs::remove_all(dir);
 }
 
