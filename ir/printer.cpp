@@ -91,6 +91,19 @@ double number_from_json(const json& j) {
   throw GraphError("'" + s + "' is not a number");
 }
 
+// Integer fields must be JSON integers: nlohmann would truncate 1.5 to 1.
+int64_t integer_from_json(const json& j) {
+  if (!j.is_number_integer()) throw GraphError("expected an integer, got " + j.dump());
+  return j.get<int64_t>();
+}
+
+std::vector<int64_t> integers_from_json(const json& j) {
+  if (!j.is_array()) throw GraphError("expected a list of integers, got " + j.dump());
+  std::vector<int64_t> out;
+  for (const json& x : j) out.push_back(integer_from_json(x));
+  return out;
+}
+
 json attrs_to_json(const Attrs& a) {
   const Attrs d;
   json j = json::object();
@@ -122,12 +135,16 @@ Attrs attrs_from_json(const json& j) {
     } else if (key == "scalar") a.scalar = number_from_json(v);
     else if (key == "data") {
       for (const json& x : v) a.data.push_back(number_from_json(x));
-    } else if (key == "axis") a.axis = v.get<int64_t>();
-    else if (key == "axes") a.axes = v.get<std::vector<int64_t>>();
-    else if (key == "perm") a.perm = v.get<std::vector<int64_t>>();
-    else if (key == "starts") a.starts = v.get<std::vector<int64_t>>();
-    else if (key == "steps") a.steps = v.get<std::vector<int64_t>>();
-    else if (key == "stream") a.stream = v.get<uint32_t>();
+    } else if (key == "axis") a.axis = integer_from_json(v);
+    else if (key == "axes") a.axes = integers_from_json(v);
+    else if (key == "perm") a.perm = integers_from_json(v);
+    else if (key == "starts") a.starts = integers_from_json(v);
+    else if (key == "steps") a.steps = integers_from_json(v);
+    else if (key == "stream") {
+      int64_t stream = integer_from_json(v);
+      if (stream < 0 || stream > UINT32_MAX) throw GraphError("stream " + std::to_string(stream) + " is out of range");
+      a.stream = static_cast<uint32_t>(stream);
+    }
     else throw GraphError("unknown attribute '" + key + "'");
   }
   return a;
@@ -151,8 +168,11 @@ Node node_from_json(const json& j) {
   if (!parse_op(op, &n.op)) throw GraphError("unknown op '" + op + "'");
   std::string dtype = field(j, "dtype").get<std::string>();
   if (!parse_dtype(dtype, &n.dtype)) throw GraphError("unknown dtype '" + dtype + "'");
-  n.shape = field(j, "shape").get<Shape>();
-  n.inputs = field(j, "inputs").get<std::vector<NodeId>>();
+  n.shape = integers_from_json(field(j, "shape"));
+  for (int64_t input : integers_from_json(field(j, "inputs"))) {
+    if (input < 0 || input > INT32_MAX) throw GraphError("input %" + std::to_string(input) + " is out of range");
+    n.inputs.push_back(static_cast<NodeId>(input));
+  }
   if (j.contains("attrs")) n.attrs = attrs_from_json(j.at("attrs"));
   return n;
 }

@@ -2,6 +2,8 @@
 // checks the graph-level invariants the builders maintain one call at a time.
 #include "ir/verify.h"
 
+#include <algorithm>
+#include <cmath>
 #include <set>
 #include <string>
 
@@ -29,6 +31,35 @@ void verify_node(const Graph& g, NodeId id) {
   if (expected.shape != n.shape || expected.dtype != n.dtype)
     throw GraphError(node_label(id) + ": " + node_signature(g, n) + ": node says " + type_str(n.dtype, n.shape) +
                      " but the op gives " + type_str(expected.dtype, expected.shape));
+}
+
+// Every attribute set on a node must be one its op reads (graph.h): a stray
+// one (a hand-edited graph file) would otherwise be silently ignored.
+void verify_attributes_used(const Graph& g, NodeId id) {
+  const Node& n = g.node(id);
+  const Attrs none;
+  auto is = [&](std::initializer_list<Op> ops) { return std::find(ops.begin(), ops.end(), n.op) != ops.end(); };
+  struct Field {
+    const char* name;
+    bool set;
+    bool used;
+  };
+  const Field fields[] = {
+      {"name", n.attrs.name != none.name, is({Op::Input})},
+      {"role", n.attrs.role != none.role, is({Op::Input})},
+      {"scalar", n.attrs.scalar != none.scalar || std::signbit(n.attrs.scalar), is({Op::Constant})},
+      {"data", !n.attrs.data.empty(), is({Op::Constant})},
+      {"axis", n.attrs.axis != none.axis, is({Op::Iota, Op::Concat})},
+      {"axes", !n.attrs.axes.empty(), is({Op::ReduceSum, Op::ReduceMax})},
+      {"perm", !n.attrs.perm.empty(), is({Op::Permute})},
+      {"starts", !n.attrs.starts.empty(), is({Op::Slice, Op::Pad})},
+      {"steps", !n.attrs.steps.empty(), is({Op::Slice, Op::Pad})},
+      {"stream", n.attrs.stream != none.stream, is({Op::RandomUniform})},
+  };
+  for (const Field& f : fields)
+    if (f.set && !f.used)
+      throw GraphError(node_label(id) + ": " + node_signature(g, n) + ": attribute '" + f.name + "' is not used by " +
+                       std::string(op_name(n.op)));
 }
 
 void verify_unique_input_names(const Graph& g) {
@@ -68,7 +99,10 @@ void verify_updates(const Graph& g) {
 }  // namespace
 
 void verify(const Graph& g) {
-  for (size_t i = 0; i < g.size(); ++i) verify_node(g, static_cast<NodeId>(i));
+  for (size_t i = 0; i < g.size(); ++i) {
+    verify_node(g, static_cast<NodeId>(i));
+    verify_attributes_used(g, static_cast<NodeId>(i));
+  }
   verify_unique_input_names(g);
   verify_outputs(g);
   verify_updates(g);

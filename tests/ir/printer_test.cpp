@@ -142,6 +142,31 @@ TEST(PrinterJson, BadGraphInFileFailsVerifyNamingFileNodeAndShapes) {
   expect_error([&] { from_json(bad_field, "m.json"); }, {"m.json", "node 1"});
 }
 
+TEST(PrinterJson, FractionalIntegersAreRejectedNotTruncated) {
+  Graph g;
+  Value x = input(g, "x", {2, 3}, DType::F32, InputRole::Data);
+  output(sum(x, {1}), "y");
+  expect_error([&] { from_json(with_node_field(g, 1, "shape", {2.5}), "m.json"); },
+               {"m.json", "node 1", "expected an integer, got 2.5"});
+  expect_error([&] { from_json(with_node_field(g, 1, "inputs", {0.5}), "m.json"); },
+               {"m.json", "node 1", "expected an integer, got 0.5"});
+  nlohmann::json attrs = nlohmann::json::parse(to_json(g))["nodes"][1]["attrs"];
+  ASSERT_TRUE(attrs.contains("axes")) << attrs.dump();
+  attrs["axes"] = {1.5};
+  expect_error([&] { from_json(with_node_field(g, 1, "attrs", attrs), "m.json"); },
+               {"m.json", "node 1", "expected an integer, got 1.5"});
+}
+
+TEST(PrinterJson, AnAttributeTheOpDoesNotReadIsAnError) {
+  Graph g;
+  Value x = input(g, "x", {2}, DType::F32, InputRole::Data);
+  output(exp(x), "y");
+  expect_error([&] { from_json(with_node_field(g, 1, "attrs", {{"perm", {0}}}), "m.json"); },
+               {"m.json", "node %1", "attribute 'perm' is not used by exp"});
+  expect_error([&] { from_json(with_node_field(g, 1, "attrs", {{"scalar", -0.0}}), "m.json"); },
+               {"m.json", "node %1", "attribute 'scalar' is not used by exp"});
+}
+
 TEST(PrinterJson, MalformedJsonAndHeader) {
   expect_error([&] { from_json("{nope", "a.json"); }, {"a.json", "invalid JSON"});
   expect_error([&] { from_json(R"({"format":"other","version":1,"nodes":[]})", "b.json"); }, {"b.json", "not a grokjit-graph"});
