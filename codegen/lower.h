@@ -77,6 +77,11 @@ LoweredKernel lower_group(const LowerContext& ctx, const std::vector<ir::NodeId>
 void choose_gemm_tiles(const TargetInfo& target, int64_t batch, int64_t M, int64_t N, int64_t K, int64_t* tile_m,
                        int64_t* tile_n);
 
+// Into how many chunks of K a matmul's sum is split (split_k.h; 1 = not
+// split): a function of the shape and the target only, never of the thread
+// count, so that results are the same for any thread count.
+int64_t choose_k_split(const TargetInfo& target, int64_t batch, int64_t M, int64_t N, int64_t K);
+
 // True for ops that never need a kernel of their own when fused: elementwise,
 // movement, gather, iota, fill constants, random.
 bool is_inlinable(const ir::Node& n);

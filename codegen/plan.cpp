@@ -9,6 +9,7 @@
 
 #include "codegen/rewrite.h"
 #include "codegen/schedule.h"
+#include "codegen/split_k.h"
 #include "ir/error.h"
 #include "ir/passes.h"
 #include "ir/verify.h"
@@ -63,7 +64,7 @@ class Planner {
  public:
   Planner(const ir::Graph& input, const PlanOptions& opt) : opt_(opt) {
     ir::verify(input);
-    plan_.graph = ir::simplify(transpose_matmul_results(ir::simplify(input).graph)).graph;
+    plan_.graph = ir::simplify(split_long_k_matmuls(transpose_matmul_results(ir::simplify(input).graph), opt.target)).graph;
     add_identity_results(plan_.graph);
   }
 

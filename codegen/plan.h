@@ -2,7 +2,8 @@
 // order, the buffers they read and write, and the memory plan. Each stage is
 // a named step that can be dumped (GROKJIT_DEBUG, `grokjit kernels --dump`):
 //
-//   simplify (ir/passes.h) -> transpose_matmul_results (rewrite.h) -> simplify
+//   simplify (ir/passes.h) -> transpose_matmul_results (rewrite.h)
+//   -> split_long_k_matmuls (split_k.h) -> simplify
 //   -> schedule (schedule.h: fusion groups)
 //   -> storage (which node lives in which buffer; updates in place)
 //   -> order (topological, with write-after-read edges for in-place updates)

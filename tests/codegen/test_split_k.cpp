@@ -1,0 +1,90 @@
+// Split-K (codegen/split_k.h): matmuls with a long K and a small output are
+// computed as a K-chunked batched matmul plus a fixed-order sum of the
+// partials that carries the epilogue. They must match the interpreter and be
+// bitwise the same for any thread count.
+#include <gtest/gtest.h>
+
+#include "codegen/lower.h"
+#include "codegen/plan.h"
+#include "ir/builder.h"
+#include "runtime/cpu_device.h"
+#include "tests/codegen/harness.h"
+
+namespace grokjit {
+namespace {
+
+using namespace ir;
+
+TEST(SplitK, ChoiceDependsOnTheShapeOnly) {
+  codegen::TargetInfo t;
+  EXPECT_EQ(codegen::choose_k_split(t, 1, 128, 128, 2048), 2);  // the Wq weight gradient: 2 chunks of 1024
+  EXPECT_EQ(codegen::choose_k_split(t, 1, 128, 512, 2048), 2);
+  EXPECT_EQ(codegen::choose_k_split(t, 1, 64, 64, 4096), 4);
+  EXPECT_EQ(codegen::choose_k_split(t, 1, 128, 128, 512), 1);    // short K: not split
+  EXPECT_EQ(codegen::choose_k_split(t, 1, 2048, 512, 1024), 1);  // a large output has tiles enough
+  EXPECT_EQ(codegen::choose_k_split(t, 1, 7, 9, 600), 1);        // too small to be worth a second kernel
+  EXPECT_EQ(codegen::choose_k_split(t, 1, 64, 64, 2049), 1);     // no even split of K
+}
+
+// A weight-gradient-like product x^T dy (K = 2048 rows) whose result feeds
+// an SGD-with-momentum update (the epilogue) and is also an output.
+Graph weight_gradient_step(int64_t K, int64_t M, int64_t N) {
+  Graph g;
+  Value x = input(g, "x", {K, M}, DType::F32, InputRole::Data);
+  Value dy = input(g, "dy", {K, N}, DType::F32, InputRole::Data);
+  Value w = input(g, "w", {M, N}, DType::F32, InputRole::Param);
+  Value m = input(g, "m", {M, N}, DType::F32, InputRole::State);
+  Value grad = matmul(transpose(x), dy * 0.5);  // a prologue on B (inlined into the chunked matmul)
+  Value m2 = m * 0.9 + grad;
+  update(m, m2);
+  update(w, w - m2 * 0.01);
+  output(grad, "grad");
+  return g;
+}
+
+TEST(SplitK, PlanIsAChunkedMatmulAndAnOrderedSum) {
+  Graph g = weight_gradient_step(2048, 64, 80);
+  ASSERT_EQ(codegen::choose_k_split(runtime::cpu_target_info(), 1, 64, 80, 2048), 2);
+  auto plan = runtime::cpu_plan(g, {});
+  std::string names;
+  for (const auto& k : plan.kernels) names += k.kernel.name + " ";
+  ASSERT_EQ(plan.kernels.size(), 2u) << names;
+  EXPECT_EQ(plan.kernels[0].kernel.kind, "BMM") << names;
+  EXPECT_EQ(plan.kernels[0].kernel.shape_tag, "2x64x80x1024");
+  EXPECT_EQ(plan.kernels[1].kernel.kind, "R") << names;  // the sum of the partials, with the update fused
+  for (const auto& u : plan.in_place) EXPECT_NE(u.find("in place"), std::string::npos) << u;
+}
+
+TEST(SplitK, MatchesInterpreterAndIsBitwiseSameForAnyThreadCount) {
+  struct Case {
+    int64_t K, M, N;
+  };
+  for (Case c : {Case{2048, 64, 80}, Case{1536, 91, 70}, Case{4096, 20, 100}}) {
+    SCOPED_TRACE(std::to_string(c.M) + "x" + std::to_string(c.N) + "x" + std::to_string(c.K));
+    Graph g = weight_gradient_step(c.K, c.M, c.N);
+    ASSERT_GT(codegen::choose_k_split(runtime::cpu_target_info(), 1, c.M, c.N, c.K), 1);
+    TensorMap in = testing::random_inputs(g, 31);
+    // K terms of size ~1: absolute error grows like sqrt(K) ulp.
+    testing::check_against_interpreter(g, in, {2e-5, 2e-4});
+    auto one = testing::run_on(testing::cpu_device(1), g, in);
+    for (int threads : {2, 3}) {
+      auto other = testing::run_on(testing::cpu_device(threads), g, in);
+      std::string with = " with " + std::to_string(threads) + " threads";
+      for (const auto& [name, t] : one.outputs) testing::expect_bitwise(other.outputs.at(name), t, name + with);
+      for (const auto& [name, t] : one.updated) testing::expect_bitwise(other.updated.at(name), t, name + with);
+    }
+  }
+}
+
+TEST(SplitK, BatchedMatmul) {
+  Graph g;
+  Value a = input(g, "a", {3, 40, 1024}, DType::F32, InputRole::Data);
+  Value b = input(g, "b", {3, 1024, 72}, DType::F32, InputRole::Data);
+  output(matmul(a, b) + 1.0, "y");
+  ASSERT_EQ(codegen::choose_k_split(runtime::cpu_target_info(), 3, 40, 72, 1024), 2);
+  testing::check_against_interpreter(g, testing::random_inputs(g, 32), {2e-5, 2e-4});
+  testing::check_against_interpreter(g, testing::random_inputs(g, 32), {2e-5, 2e-4}, false);
+}
+
+}  // namespace
+}  // namespace grokjit
