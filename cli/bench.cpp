@@ -21,6 +21,7 @@
 #include "ir/error.h"
 #include "models/params.h"
 #include "runtime/cpu_device.h"
+#include "runtime/cuda_device.h"
 #include "runtime/knobs.h"
 #include "runtime/machine_peak.h"
 #include "runtime/thread_pool.h"
@@ -168,7 +169,8 @@ std::vector<double> BoundTrainStep::time_steps(int warmup, int steps) {
     step_->write(&step, sizeof step);
     auto t0 = Clock::now();
     program_.run();
-    if (i >= warmup) ms.push_back(1e3 * seconds_since(t0));
+    double host_ms = 1e3 * seconds_since(t0);
+    if (i >= warmup) ms.push_back(runtime::cuda_last_run_ms(program_).value_or(host_ms));
   }
   return ms;
 }
@@ -189,11 +191,15 @@ StepBenchResult bench_train_step(const runtime::RunConfig& config, const StepBen
   std::unique_ptr<TempDir> cache;
   runtime::CpuDeviceOptions dopt;
   dopt.threads = r.threads;
+  runtime::CudaDeviceOptions copt;
+  const bool cuda = options.backend == "cuda";
+  auto make_device = [&] { return cuda ? runtime::make_cuda_device(copt) : runtime::make_cpu_device(dopt); };
+  if (cuda) r.threads = 1;
   if (options.cold_and_warm) {
     cache = std::make_unique<TempDir>();
-    dopt.use_default_cache = false;
-    dopt.cache_dir = cache->path.string();
-    auto cold_device = runtime::make_cpu_device(dopt);
+    dopt.use_default_cache = copt.use_default_cache = false;
+    dopt.cache_dir = copt.cache_dir = cache->path.string();
+    auto cold_device = make_device();
     auto t0 = Clock::now();
     auto cold = cold_device->compile(graphs.train, co);
     r.compile_cold_s = seconds_since(t0);
@@ -201,7 +207,7 @@ StepBenchResult bench_train_step(const runtime::RunConfig& config, const StepBen
     r.cold_cache_misses = cold->stats().cache_misses;
   }
   // Warm: a fresh device (nothing loaded in its JIT) over the populated cache.
-  auto device = runtime::make_cpu_device(dopt);
+  auto device = make_device();
   auto t0 = Clock::now();
   auto program = device->compile(graphs.train, co);
   r.compile_warm_s = seconds_since(t0);
@@ -304,9 +310,14 @@ void add_bench_options(CLI::App& cmd, BenchArgs& args) {
 
 BenchReport collect_bench(const BenchArgs& args) {
   std::string backend = effective_backend(args.spec);
-  if (backend == "cuda")
-    throw Error("--backend cuda: the CUDA benchmark is not implemented yet (issue 5); `grokjit bench` works with --backend cpu",
-                ExitCode::Usage);
+  const std::string why_no_cuda = runtime::cuda_unusable_reason();
+  if (backend == "cuda" && !why_no_cuda.empty())
+    throw Error("--backend cuda: no usable GPU: " + why_no_cuda + ". Use --backend cpu (or auto).", ExitCode::Usage);
+  if (backend == "auto") {
+    backend = why_no_cuda.empty() ? "cuda" : "cpu";
+    std::fprintf(stderr, "grokjit: backend auto -> %s%s\n", backend.c_str(),
+                 why_no_cuda.empty() ? "" : (" (no usable GPU: " + why_no_cuda + ")").c_str());
+  }
   if (backend == "reference")
     throw Error("--backend reference is the float64 interpreter, not something to benchmark; use --backend cpu",
                 ExitCode::Usage);
@@ -317,10 +328,12 @@ BenchReport collect_bench(const BenchArgs& args) {
   BenchReport report;
   report.spec_name = config.name;
   report.spec_file = args.spec.spec;
-  report.threads = resolve_threads(args.threads);
+  report.backend = backend;
+  report.threads = backend == "cuda" ? 1 : resolve_threads(args.threads);
   report.warmup = args.warmup;
   report.steps = args.steps;
-  report.peak = machine_peak(report.threads, args.remeasure_peak);
+  if (backend == "cpu") report.peak = machine_peak(report.threads, args.remeasure_peak);
+  else report.peak.key = "not measured (the peak is the CPU's)";
   std::vector<bool> modes;
   if (args.fusion != "off") modes.push_back(true);
   if (args.fusion != "on") modes.push_back(false);
@@ -328,6 +341,7 @@ BenchReport collect_bench(const BenchArgs& args) {
     std::fprintf(stderr, "grokjit: bench '%s', fusion %s: compiling (cold, then warm), %d + %d steps\n",
                  config.name.c_str(), fusion ? "on" : "off", args.warmup, args.steps);
     StepBenchOptions o;
+    o.backend = backend;
     o.fusion = fusion;
     o.threads = report.threads;
     o.warmup = args.warmup;
@@ -396,7 +410,7 @@ nlohmann::ordered_json bench_report_json(const BenchReport& report) {
       {"schema", kSchema},
       {"spec", report.spec_name},
       {"spec_file", report.spec_file},
-      {"backend", "cpu"},
+      {"backend", report.backend},
       {"threads", report.threads},
       {"warmup_steps", report.warmup},
       {"timed_steps", report.steps},
@@ -422,12 +436,16 @@ std::string bench_report_table(const BenchReport& report) {
   const std::string device = report.runs.empty() ? "cpu" : report.runs.front().device;
   out << "bench '" << report.spec_name << "' on " << device << ": " << report.steps << " timed steps after "
       << report.warmup << " warm-up\n";
-  out << "machine peak (" << report.peak.threads << " threads): FMA " << format("%.1f", report.peak.fma_gflops)
-      << " GFLOP/s, memory " << format("%.1f", report.peak.memory_gbs) << " GB/s ("
-      << (report.peak.from_cache ? "cached " + report.peak.measured_at + " in " + report.peak.cache_file +
-                                       "; --remeasure-peak to measure again"
-                                 : "measured now, cached in " + report.peak.cache_file)
-      << ")\n\n";
+  if (report.backend == "cuda")
+    out << "step times from CUDA events, CUDA graph replay after the first step; fractions of peak: not measured on "
+           "GPUs\n\n";
+  else
+    out << "machine peak (" << report.peak.threads << " threads): FMA " << format("%.1f", report.peak.fma_gflops)
+        << " GFLOP/s, memory " << format("%.1f", report.peak.memory_gbs) << " GB/s ("
+        << (report.peak.from_cache ? "cached " + report.peak.measured_at + " in " + report.peak.cache_file +
+                                         "; --remeasure-peak to measure again"
+                                   : "measured now, cached in " + report.peak.cache_file)
+        << ")\n\n";
   TextTable t({"<fusion", "kernels", "p20 ms", "median ms", "p80 ms", "FLOP/step", "bytes/step", "GFLOP/s",
                "of FMA peak", "GB/s", "of mem bw", "compile cold s", "warm s"});
   for (const StepBenchResult& r : report.runs) {
@@ -443,7 +461,7 @@ std::string bench_report_table(const BenchReport& report) {
   if (on && off && on->ms.median > 0 && on->kernels > 0)
     out << "fusion on vs off: " << format("%.2f", off->ms.median / on->ms.median) << "x step speed-up (median), "
         << format("%.1f", static_cast<double>(off->kernels) / static_cast<double>(on->kernels)) << "x fewer kernels\n";
-  if (on) {
+  if (on && report.peak.fma_gflops > 0) {
     Derived d = derive(*on, report.peak);
     out << "FLOP floor (FLOPs per step / FMA peak): " << format("%.3f", d.flop_floor_ms) << " ms; the fused step takes "
         << format("%.1f", d.times_floor) << "x the floor\n";

@@ -33,8 +33,9 @@ class BoundTrainStep {
  public:
   BoundTrainStep(runtime::Device& device, runtime::Program& program, const runtime::StepGraphs& graphs,
                  const runtime::RunConfig& config, const tasks::Dataset& data, const tasks::Split& split);
-  // Runs `warmup` untimed steps then `steps` timed ones (steady clock, step
-  // counter 1, 2, ... continuing across calls); the ms of each timed step.
+  // Runs `warmup` untimed steps then `steps` timed ones (step counter 1, 2,
+  // ... continuing across calls); the ms of each timed step: the device's
+  // own time on CUDA (events around the step), else a steady clock.
   std::vector<double> time_steps(int warmup, int steps);
 
  private:
@@ -45,6 +46,7 @@ class BoundTrainStep {
 };
 
 struct StepBenchOptions {
+  std::string backend = "cpu";  // cpu | cuda (device events, CUDA graph replay)
   bool fusion = true;
   int threads = 0;  // 0 = GROKJIT_THREADS, and if that is 0 all cores
   int warmup = 5;
@@ -70,7 +72,7 @@ struct StepBenchResult {
   Percentiles ms;
 };
 
-// Builds the spec's step graphs and benchmarks the train step on the CPU device.
+// Builds the spec's step graphs and benchmarks the train step on the CPU or CUDA device.
 StepBenchResult bench_train_step(const runtime::RunConfig& config, const StepBenchOptions& options);
 
 // This machine's fp32 FMA peak and memory bandwidth for `threads` threads
@@ -94,6 +96,7 @@ MachinePeak machine_peak(int threads, bool remeasure);
 
 // `grokjit bench`: everything measured, then formatted (tests check both forms).
 struct BenchReport {
+  std::string backend = "cpu";  // cpu | cuda (no CPU peak: its fields stay 0)
   std::string spec_name, spec_file;
   int threads = 1, warmup = 0, steps = 0;
   MachinePeak peak;

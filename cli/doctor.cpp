@@ -10,7 +10,9 @@
 
 #include "cli/commands.h"
 #include "grokjit/build_config.h"
+#include "runtime/cuda_device.h"
 #include "runtime/cuda_probe.h"
+#include "runtime/nvrtc_compiler.h"
 #include "runtime/knobs.h"
 
 namespace grokjit::cli {
@@ -27,6 +29,7 @@ std::string interesting_cpu_features() {
 
 int run_doctor(bool as_json) {
   runtime::GpuProbe gpu = runtime::probe_gpu();
+  const std::string cuda_why_not = runtime::cuda_unusable_reason();
   nlohmann::json j{
       {"version", GROKJIT_VERSION},
       {"build_type", GROKJIT_BUILD_TYPE},
@@ -34,9 +37,11 @@ int run_doctor(bool as_json) {
       {"cpu_features", interesting_cpu_features()},
       {"hardware_threads", std::thread::hardware_concurrency()},
       {"llvm", GROKJIT_LLVM_VERSION},
-      {"nvrtc", GROKJIT_HAVE_NVRTC ? std::string(GROKJIT_CUDA_VERSION) : std::string("not built (CUDA toolkit not found)")},
+      {"nvrtc", GROKJIT_HAVE_NVRTC ? runtime::nvrtc_version() + " (toolkit " + GROKJIT_CUDA_VERSION + "; compiles sm_90 without a GPU)"
+                                   : std::string("not built (CUDA toolkit not found at configure time)")},
       {"gpu", gpu.usable},
       {"gpu_reason", gpu.reason},
+      {"cuda_backend", cuda_why_not.empty() ? std::string("usable") : "not usable: " + cuda_why_not},
       {"cache_dir", runtime::cache_dir()},
   };
   if (as_json) {

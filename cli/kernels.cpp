@@ -5,6 +5,11 @@
 //
 // Listing only plans the programs (scheduling, lowering, memory plan: no
 // LLVM); --dump and --kernel compile through LLVM what they print.
+//
+// --backend cuda (no GPU needed): the CUDA plan, every kernel emitted as
+// CUDA C and compiled by NVRTC for sm_90 (through the kernel cache) for the
+// ptxas figures (registers, shared memory, spills) and the launch shape;
+// --dump writes .kir .cu .ptx .ptxas.txt .cubin; --kernel prints the .cu.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -22,6 +27,9 @@
 #include "codegen/llvm_emit.h"
 #include "ir/error.h"
 #include "runtime/cpu_device.h"
+#include "runtime/cuda_device.h"
+#include "runtime/kernel_cache.h"
+#include "runtime/nvrtc_compiler.h"
 #include "runtime/jit.h"
 #include "runtime/knobs.h"
 #include "runtime/thread_pool.h"
@@ -130,6 +138,7 @@ struct ProgramListing {
   std::string name;  // "train" | "eval"
   const ir::Graph* graph = nullptr;
   codegen::ProgramPlan plan;
+  std::vector<runtime::CudaKernelArtifacts> cuda;  // --backend cuda: per kernel
 };
 
 // A kernel's stable id: "<index>_<name>" (names repeat when two launches run
@@ -172,6 +181,26 @@ json kernel_json(const ProgramListing& p, size_t i, int threads) {
   };
 }
 
+// --backend cuda: the launch is the grid/block of the emitted kernel, and
+// ptxas's figures come with it.
+void add_cuda_fields(json& k, const runtime::CudaKernelArtifacts& a) {
+  const codegen::CudaLaunch& l = a.emitted.launch;
+  const runtime::PtxasReport& r = a.compiled.report;
+  k["launch"] = {{"text", l.text()},
+                 {"grid", {l.grid_x, l.grid_y, l.grid_z}},
+                 {"block", {l.block_x, l.block_y, l.block_z}},
+                 {"dynamic_smem_bytes", l.dynamic_smem_bytes}};
+  k["cuda"] = {{"symbol", a.emitted.symbol},
+               {"registers", r.registers},
+               {"static_smem_bytes", r.static_smem_bytes},
+               {"spill_store_bytes", r.spill_store_bytes},
+               {"spill_load_bytes", r.spill_load_bytes},
+               {"stack_frame_bytes", r.stack_frame_bytes},
+               {"cubin_bytes", a.compiled.cubin.size()},
+               {"compile_seconds", a.compiled.seconds},
+               {"cache_hit", a.compiled.cache_hit}};
+}
+
 json program_json(const ProgramListing& p, int threads) {
   double flops = 0, rd = 0, wr = 0;
   json kernels = json::array();
@@ -181,6 +210,7 @@ json program_json(const ProgramListing& p, int threads) {
     rd += c.bytes_read;
     wr += c.bytes_written;
     kernels.push_back(kernel_json(p, i, threads));
+    if (!p.cuda.empty()) add_cuda_fields(kernels.back(), p.cuda[i]);
   }
   return {{"name", p.name},
           {"kernel_count", p.plan.kernels.size()},
@@ -207,6 +237,34 @@ std::string program_table(const json& pj, bool fusion, int threads) {
            "parallel " + std::to_string(k["launch"]["parallel_extent"].get<int64_t>()) +
                (k["launch"]["loop_nest"].empty() ? "" : " x (" + nest_text(k["launch"]["loop_nest"]) + ")"),
            std::to_string(k["launch"]["threads"].get<int>()), human(k["flops"].get<double>()),
+           human(k["bytes_read"].get<double>(), "B"), human(k["bytes_written"].get<double>(), "B")});
+  }
+  return out + t.str("  ");
+}
+
+std::string cuda_program_table(const json& pj, bool fusion, const std::string& arch) {
+  std::string out = pj["name"].get<std::string>() + " program (fusion " + (fusion ? "on" : "off") + ", " + arch +
+                    "): " + std::to_string(pj["kernel_count"].get<size_t>()) + " kernels, " +
+                    human(pj["flops"].get<double>(), "FLOP") + ", " + human(pj["bytes_read"].get<double>(), "B") +
+                    " read, " + human(pj["bytes_written"].get<double>(), "B") + " written, arena " +
+                    human(pj["arena_bytes"].get<double>(), "B") + "\n";
+  TextTable t({"#", "<kernel", "<ops", "grid", "block", "regs", "smem", "spills", "FLOP", "read", "written"});
+  for (const json& k : pj["kernels"]) {
+    std::vector<std::string> ops = k["ops"].get<std::vector<std::string>>();
+    std::string name = k["name"].get<std::string>();
+    if (!k["same_code_as"].is_null()) name += " (=#" + std::to_string(k["same_code_as"].get<size_t>()) + ")";
+    auto dims = [](const json& d) {
+      std::string s = std::to_string(d[0].get<int64_t>());
+      if (d[1].get<int64_t>() > 1 || d[2].get<int64_t>() > 1) s += "x" + std::to_string(d[1].get<int64_t>());
+      if (d[2].get<int64_t>() > 1) s += "x" + std::to_string(d[2].get<int64_t>());
+      return s;
+    };
+    const json& c = k["cuda"];
+    size_t smem = k["launch"]["dynamic_smem_bytes"].get<size_t>() + c["static_smem_bytes"].get<size_t>();
+    size_t spills = c["spill_store_bytes"].get<size_t>() + c["spill_load_bytes"].get<size_t>();
+    t.add({std::to_string(k["index"].get<size_t>()), name, op_summary(ops), dims(k["launch"]["grid"]),
+           dims(k["launch"]["block"]), std::to_string(c["registers"].get<int>()), human(static_cast<double>(smem), "B"),
+           spills ? human(static_cast<double>(spills), "B") : std::string("0"), human(k["flops"].get<double>()),
            human(k["bytes_read"].get<double>(), "B"), human(k["bytes_written"].get<double>(), "B")});
   }
   return out + t.str("  ");
@@ -263,17 +321,16 @@ void write_file(const fs::path& path, const std::string& text) {
   if (!f) throw Error("--dump: cannot write " + path.string(), ExitCode::Io);
 }
 
-std::string cpu_only_backend(const SpecArgs& spec, const char* command) {
+// "cpu" or "cuda". `auto` is cuda when a GPU is usable (like training);
+// `cuda` needs only NVRTC, no GPU.
+std::string kernels_backend(const SpecArgs& spec) {
   std::string backend = effective_backend(spec);
-  if (backend == "cuda")
-    throw Error(std::string("--backend cuda: CUDA emission is not implemented yet (issue 5); `grokjit ") + command +
-                    "` works with --backend cpu",
-                ExitCode::Usage);
   if (backend == "reference")
-    throw Error(std::string("--backend reference interprets the graph in float64 and has no kernels; `grokjit ") +
-                    command + "` works with --backend cpu",
+    throw Error("--backend reference interprets the graph in float64 and has no kernels; `grokjit kernels` works with "
+                "--backend cpu or cuda",
                 ExitCode::Usage);
-  return "cpu";  // cpu, or auto (the CUDA backend is not built yet)
+  if (backend == "auto") return runtime::cuda_unusable_reason().empty() ? "cuda" : "cpu";
+  return backend;
 }
 
 }  // namespace
@@ -284,12 +341,15 @@ void add_kernels_options(CLI::App& cmd, KernelsArgs& args) {
       ->check(CLI::IsMember({"train", "eval", "both"}));
   cmd.add_flag("--json", args.json, "machine-readable listing (schema grokjit.kernels/1, docs/cli.md)");
   cmd.add_option("--dump", args.dump,
-                 "write every kernel's artifacts to DIR: <program>/<index>_<name>.kir, .ll, .s, plan.txt, index.json");
-  cmd.add_option("--kernel", args.kernel, "print one kernel's kernel IR and LLVM IR (by name or <index>_<name> id)");
+                 "write every kernel's artifacts to DIR: <program>/<index>_<name>.kir, .ll, .s (cpu) or .cu, .ptx, "
+                 ".ptxas.txt, .cubin (cuda), plan.txt, index.json");
+  cmd.add_option("--kernel", args.kernel,
+                 "print one kernel (by name or <index>_<name> id): kernel IR and LLVM IR (cpu), CUDA source (cuda)");
 }
 
 int run_kernels(const KernelsArgs& args, std::ostream& out) {
-  const std::string backend = cpu_only_backend(args.spec, "kernels");
+  const std::string backend = kernels_backend(args.spec);
+  const bool cuda = backend == "cuda";
   runtime::RunConfig config = load_run_config(args.spec);
   const bool fusion = effective_fusion(args.spec);
   const int threads = runtime::thread_count_setting() > 0 ? runtime::thread_count_setting() : runtime::hardware_threads();
@@ -308,7 +368,7 @@ int run_kernels(const KernelsArgs& args, std::ostream& out) {
     co.fusion = fusion;
     co.threads = threads;
     co.program_name = p.name;
-    p.plan = runtime::cpu_plan(*p.graph, co);
+    p.plan = cuda ? runtime::cuda_plan(*p.graph, co) : runtime::cpu_plan(*p.graph, co);
     programs.push_back(std::move(p));
   }
 
@@ -341,6 +401,10 @@ int run_kernels(const KernelsArgs& args, std::ostream& out) {
     }
     const auto& [p, i] = hits.front();
     const codegen::Kernel& k = programs[p].plan.kernels[i].kernel;
+    if (cuda) {  // emission only: no NVRTC needed
+      out << codegen::emit_cuda(k, codegen::CudaTarget{}).source;
+      return 0;
+    }
     // The CPU device's emit options (runtime/cpu_device.cpp emit_options()),
     // rebuilt from the target it plans for.
     codegen::TargetInfo target = runtime::cpu_target_info();
@@ -356,13 +420,28 @@ int run_kernels(const KernelsArgs& args, std::ostream& out) {
     return 0;
   }
 
+  const codegen::CudaTarget cuda_target;  // sm_90: what `kernels` shows with or without a GPU
+  if (cuda) {
+    if (!runtime::nvrtc_available())
+      throw Error("--backend cuda: grokjit was built without NVRTC (no CUDA toolkit at configure time), so it cannot "
+                  "compile kernels for the ptxas figures; --kernel NAME still prints a kernel's CUDA source",
+                  ExitCode::Usage);
+    runtime::NvrtcOptions no;
+    no.arch = cuda_target.arch();
+    runtime::NvrtcCompiler compiler(no, runtime::KernelCache::default_dir());
+    const std::string repro = "grokjit kernels " + args.spec.spec + " --backend cuda --fusion " + (fusion ? "on" : "off") + " --kernel";
+    for (ProgramListing& p : programs) p.cuda = runtime::cuda_kernel_artifacts(p.plan, compiler, cuda_target, threads, repro);
+  }
+
   json listing{
       {"schema", kSchema},
       {"spec", config.name},
       {"spec_file", args.spec.spec},
       {"backend", backend},
-      {"target", {{"cpu", runtime::host_target().cpu}, {"description", runtime::host_target().describe()},
-                  {"vector_bytes", runtime::cpu_target_info().vector_bytes}}},
+      {"target", cuda ? json{{"arch", cuda_target.arch()}, {"nvrtc", runtime::nvrtc_version()},
+                             {"description", "CUDA C via NVRTC for " + cuda_target.arch()}}
+                      : json{{"cpu", runtime::host_target().cpu}, {"description", runtime::host_target().describe()},
+                             {"vector_bytes", runtime::cpu_target_info().vector_bytes}}},
       {"fusion", fusion},
       {"threads", threads},
       {"programs", json::array()},
@@ -378,6 +457,24 @@ int run_kernels(const KernelsArgs& args, std::ostream& out) {
       fs::path pdir = dir / p.name;
       fs::create_directories(pdir, ec);
       if (ec) throw Error("--dump: cannot create " + pdir.string() + ": " + ec.message(), ExitCode::Io);
+      write_file(pdir / "plan.txt", codegen::describe_plan(p.plan, 2));
+      listing["programs"][pi]["plan_file"] = p.name + "/plan.txt";
+      json& kernels = listing["programs"][pi]["kernels"];
+      if (cuda) {
+        for (size_t i = 0; i < p.cuda.size(); ++i) {
+          const runtime::CudaKernelArtifacts& a = p.cuda[i];
+          std::string stem = kernel_id(p, i);
+          json files = json::object();
+          for (const auto& [ext, text] : std::vector<std::pair<std::string, const std::string*>>{
+                   {"kir", &a.kernel_ir}, {"cu", &a.emitted.source}, {"ptx", &a.compiled.ptx},
+                   {"ptxas.txt", &a.compiled.log}, {"cubin", &a.compiled.cubin}}) {
+            write_file(pdir / (stem + "." + ext), *text);
+            files[ext == "ptxas.txt" ? "ptxas" : ext] = p.name + "/" + stem + "." + ext;
+          }
+          kernels[i]["files"] = std::move(files);
+        }
+        continue;
+      }
       std::fprintf(stderr, "grokjit: compiling %zu %s kernels for --dump ...\n", p.plan.kernels.size(), p.name.c_str());
       runtime::CompileOptions co;
       co.fusion = fusion;
@@ -387,8 +484,6 @@ int run_kernels(const KernelsArgs& args, std::ostream& out) {
       if (arts.size() != p.plan.kernels.size())
         throw Error("kernels --dump: the " + p.name + " program planned " + std::to_string(p.plan.kernels.size()) +
                     " kernels, then " + std::to_string(arts.size()) + " (planning is not deterministic: a bug)");
-      write_file(pdir / "plan.txt", codegen::describe_plan(p.plan, 2));
-      json& kernels = listing["programs"][pi]["kernels"];
       for (size_t i = 0; i < arts.size(); ++i) {
         if (arts[i].info.name != p.plan.kernels[i].kernel.name)
           throw Error("kernels --dump: kernel " + std::to_string(i) + " of the " + p.name + " program is " +
@@ -401,14 +496,21 @@ int run_kernels(const KernelsArgs& args, std::ostream& out) {
                                {"ll", p.name + "/" + stem + ".ll"},
                                {"s", p.name + "/" + stem + ".s"}};
       }
-      listing["programs"][pi]["plan_file"] = p.name + "/plan.txt";
     }
     write_file(dir / "index.json", listing.dump(2) + "\n");
-    if (!args.json) std::fprintf(stderr, "grokjit: wrote %s/index.json and the kernels' .kir .ll .s\n", dir.string().c_str());
+    if (!args.json)
+      std::fprintf(stderr, "grokjit: wrote %s/index.json and the kernels' %s\n", dir.string().c_str(),
+                   cuda ? ".kir .cu .ptx .ptxas.txt .cubin" : ".kir .ll .s");
   }
 
   if (args.json) {
     out << listing.dump(2) << "\n";
+    return 0;
+  }
+  if (cuda) {
+    out << "kernels of '" << config.name << "' on cuda (" << cuda_target.arch() << ", NVRTC " << runtime::nvrtc_version()
+        << "; smem = dynamic + static, spills = ptxas spill stores + loads)\n";
+    for (const json& pj : listing["programs"]) out << "\n" << cuda_program_table(pj, fusion, cuda_target.arch());
     return 0;
   }
   out << "kernels of '" << config.name << "' on cpu (" << runtime::host_target().describe() << ")\n";

@@ -4,7 +4,7 @@
 #include "cli/commands.h"
 #include "ir/error.h"
 #include "runtime/cpu_device.h"
-#include "runtime/cuda_probe.h"
+#include "runtime/cuda_device.h"
 #include "runtime/knobs.h"
 #include "runtime/spec.h"
 
@@ -37,13 +37,18 @@ bool effective_fusion(const SpecArgs& args) {
 std::unique_ptr<runtime::Device> make_device(const std::string& backend, bool verbose) {
   if (backend == "reference") return runtime::make_reference_device();
   if (backend == "cpu") return runtime::make_cpu_device(runtime::thread_count_setting());
-  runtime::GpuProbe gpu = runtime::probe_gpu();
-  if (backend == "cuda")
-    throw Error("--backend cuda: the CUDA backend is not built yet (issue 5); GPU probe: " + gpu.reason +
-                    ". Use --backend cpu.", ExitCode::Usage);
-  if (verbose)
-    std::fprintf(stderr, "grokjit: backend auto -> cpu (%s)\n",
-                 gpu.usable ? "a GPU is usable but the CUDA backend is not built yet" : gpu.reason.c_str());
+  std::string why_not = runtime::cuda_unusable_reason();
+  if (backend == "cuda") {
+    if (!why_not.empty())
+      throw Error("--backend cuda: no usable GPU: " + why_not + ". Use --backend cpu (or auto).", ExitCode::Usage);
+    return runtime::make_cuda_device();
+  }
+  if (why_not.empty()) {
+    auto device = runtime::make_cuda_device();
+    if (verbose) std::fprintf(stderr, "grokjit: backend auto -> %s\n", device->name().c_str());
+    return device;
+  }
+  if (verbose) std::fprintf(stderr, "grokjit: backend auto -> cpu (no usable GPU: %s)\n", why_not.c_str());
   return runtime::make_cpu_device(runtime::thread_count_setting());
 }
 

@@ -17,6 +17,8 @@
 #include "runtime/jit.h"
 #include "runtime/kernel_cache.h"
 #include "runtime/knobs.h"
+#include "runtime/parallel_jobs.h"
+#include "runtime/plan_bindings.h"
 #include "runtime/thread_pool.h"
 
 namespace grokjit::runtime {
@@ -112,7 +114,7 @@ class CpuProgram final : public Program {
  public:
   CpuProgram(codegen::ProgramPlan plan, std::vector<KernelFn> fns, std::shared_ptr<ThreadPool> pool, size_t scratch_per_thread,
              ProgramStats stats, std::string name)
-      : plan_(std::move(plan)), pool_(std::move(pool)), stats_(std::move(stats)), name_(std::move(name)) {
+      : plan_(std::move(plan)), bindings_(plan_, name), pool_(std::move(pool)), stats_(std::move(stats)), name_(std::move(name)) {
     const int threads = pool_->size();
     scratch_stride_ = (scratch_per_thread + 63) / 64 * 64;
     arena_ = AlignedMemory(plan_.memory.arena_bytes + scratch_stride_ * static_cast<size_t>(threads) + 64);
@@ -128,10 +130,10 @@ class CpuProgram final : public Program {
       if (b.kind == codegen::BufferKind::Arena) pointers_[i] = arena_.data + b.offset;
       if (b.kind == codegen::BufferKind::Constant) {
         pointers_[i] = constants_.data + at;
-        f64_to_bytes(b.data, dtype_of(b.type), pointers_[i]);
+        std::vector<uint8_t> bytes = constant_bytes(b);
+        if (!bytes.empty()) std::memcpy(pointers_[i], bytes.data(), bytes.size());
         at += (b.bytes() + 63) / 64 * 64;
       }
-      if (b.kind == codegen::BufferKind::Input || b.kind == codegen::BufferKind::Output) ++unbound_;
     }
     size_t total_args = 0;
     for (const auto& k : plan_.kernels) total_args += k.args.size();
@@ -154,30 +156,16 @@ class CpuProgram final : public Program {
   }
 
   void bind(const std::string& name, Buffer& buffer) override {
-    int b = codegen::find_buffer(plan_, codegen::BufferKind::Input, name);
-    if (b < 0) b = codegen::find_buffer(plan_, codegen::BufferKind::Output, name);
-    if (b < 0) throw Error("program '" + name_ + "': no input or output named '" + name + "'" + names_hint(), ExitCode::Usage);
-    const auto& pb = plan_.buffers[static_cast<size_t>(b)];
-    if (buffer.bytes() != pb.bytes())
-      throw Error("program '" + name_ + "': '" + name + "' is " + std::string(codegen::scalar_type_name(pb.type)) + "[" +
-                      std::to_string(pb.elements) + "] (" + std::to_string(pb.bytes()) + " bytes), the buffer has " +
-                      std::to_string(buffer.bytes()) + " bytes",
-                  ExitCode::Usage);
+    size_t b = bindings_.find(name, buffer);
     uint8_t* p = host_pointer(buffer);
     if (!p) throw Error("program '" + name_ + "': '" + name + "' is bound to a buffer that is not in host memory", ExitCode::Usage);
-    if (!pointers_[static_cast<size_t>(b)]) --unbound_;
-    pointers_[static_cast<size_t>(b)] = p;
+    bindings_.mark_bound(b);
+    pointers_[b] = p;
     resolve_args();
   }
 
   void run() override {
-    if (unbound_ > 0) {
-      for (size_t i = 0; i < plan_.buffers.size(); ++i)
-        if (!pointers_[i])
-          throw Error("program '" + name_ + "': " + (plan_.buffers[i].kind == codegen::BufferKind::Input ? "input '" : "output '") +
-                          plan_.buffers[i].name + "' is not bound",
-                      ExitCode::Usage);
-    }
+    bindings_.check_all_bound();
     for (Launch& l : launches_) {
       if (l.parallel) pool_->run(run_chunk, &l, l.chunks);
       else l.fn(l.args, 0, l.extent, l.scratch);
@@ -210,25 +198,6 @@ class CpuProgram final : public Program {
   }
 
  private:
-  static ir::DType dtype_of(codegen::ScalarType t) {
-    switch (t) {
-      case codegen::ScalarType::F32: return ir::DType::F32;
-      case codegen::ScalarType::F64: return ir::DType::F64;
-      case codegen::ScalarType::I32: return ir::DType::I32;
-      default: return ir::DType::Bool;
-    }
-  }
-
-  std::string names_hint() const {
-    std::string s = " (inputs:";
-    for (const auto& b : plan_.buffers)
-      if (b.kind == codegen::BufferKind::Input) s += " " + b.name;
-    s += "; outputs:";
-    for (const auto& b : plan_.buffers)
-      if (b.kind == codegen::BufferKind::Output) s += " " + b.name;
-    return s + ")";
-  }
-
   void resolve_args() {
     size_t a = 0;
     for (const auto& pk : plan_.kernels)
@@ -236,6 +205,7 @@ class CpuProgram final : public Program {
   }
 
   codegen::ProgramPlan plan_;
+  PlanBindings bindings_;
   std::shared_ptr<ThreadPool> pool_;
   ProgramStats stats_;
   std::string name_;
@@ -244,7 +214,6 @@ class CpuProgram final : public Program {
   std::vector<uint8_t*> pointers_;
   std::vector<void*> args_;
   std::vector<Launch> launches_;
-  int unbound_ = 0;
 };
 
 class CpuDevice final : public Device {
@@ -275,12 +244,7 @@ class CpuDevice final : public Device {
     stats.peak_scratch_bytes = plan.memory.arena_bytes;
     stats.threads = static_cast<size_t>(threads);
     for (const auto& pk : plan.kernels) {
-      KernelInfo info;
-      info.name = pk.kernel.name;
-      info.ops = pk.kernel.ir_ops;
-      info.flops = pk.cost.flops;
-      info.bytes_read = pk.cost.bytes_read;
-      info.bytes_written = pk.cost.bytes_written;
+      KernelInfo info = plan_kernel_info(pk);
       info.launch = codegen::launch_shape(pk.kernel);
       stats.kernel_info.push_back(std::move(info));
     }
@@ -325,28 +289,12 @@ class CpuDevice final : public Device {
     }
     auto t0 = Clock::now();
     // Compile in parallel: one LLVM context and target machine per thread.
-    std::atomic<size_t> next{0};
-    std::exception_ptr error;
-    std::mutex error_mu;
-    auto work = [&] {
-      for (size_t n; (n = next.fetch_add(1)) < to_compile.size();) {
-        size_t j = to_compile[n];
-        const codegen::Kernel& k = plan.kernels[missing[j]].kernel;
-        try {
-          objects[j].second = compile_kernel(k, eo).object;
-          cache_.put(kernel_cache_key(k, eo), objects[j].second);
-        } catch (...) {
-          std::lock_guard<std::mutex> lock(error_mu);
-          if (!error) error = std::current_exception();
-        }
-      }
-    };
-    size_t helpers = std::min<size_t>(to_compile.size(), static_cast<size_t>(hardware_threads()));
-    std::vector<std::thread> compilers;
-    for (size_t t = 1; t < helpers; ++t) compilers.emplace_back(work);
-    work();
-    for (auto& t : compilers) t.join();
-    if (error) std::rethrow_exception(error);
+    run_jobs(to_compile.size(), 0, [&](size_t n) {
+      size_t j = to_compile[n];
+      const codegen::Kernel& k = plan.kernels[missing[j]].kernel;
+      objects[j].second = compile_kernel(k, eo).object;
+      cache_.put(kernel_cache_key(k, eo), objects[j].second);
+    });
     stats->llvm_seconds = seconds_since(t0);
     linker_.add(objects);
     std::vector<KernelFn> fns;
@@ -398,11 +346,7 @@ std::vector<KernelArtifacts> cpu_kernel_artifacts(const ir::Graph& graph, const 
   std::vector<KernelArtifacts> out;
   for (const auto& pk : plan.kernels) {
     KernelArtifacts a;
-    a.info.name = pk.kernel.name;
-    a.info.ops = pk.kernel.ir_ops;
-    a.info.flops = pk.cost.flops;
-    a.info.bytes_read = pk.cost.bytes_read;
-    a.info.bytes_written = pk.cost.bytes_written;
+    a.info = plan_kernel_info(pk);
     a.info.launch = codegen::launch_shape(pk.kernel);
     a.kernel_ir = codegen::to_text(pk.kernel);
     CompiledObject obj = compile_kernel(pk.kernel, eo, true);

@@ -1,5 +1,5 @@
-// Is a CUDA GPU usable here? The driver is loaded with dlopen, never linked:
-// a binary linked to the toolkit's stub libcuda does not start without one.
+// Is a CUDA GPU usable here, and if not, why? (The driver is loaded with
+// dlopen by runtime/cuda_driver.h, never linked.)
 #pragma once
 
 #include <string>

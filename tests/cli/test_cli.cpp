@@ -19,7 +19,9 @@
 #include "cli/bench.h"
 #include "cli/commands.h"
 #include "ir/error.h"
+#include "runtime/cuda_device.h"
 #include "runtime/knobs.h"
+#include "runtime/nvrtc_compiler.h"
 
 namespace grokjit::cli {
 namespace {
@@ -268,14 +270,108 @@ TEST_F(CliTest, KernelsUnknownKernelIsAUsageErrorWithCloseNames) {
   EXPECT_TRUE(out.str().empty());
 }
 
-TEST_F(CliTest, KernelsCudaBackendSaysItIsNotImplemented) {
+TEST_F(CliTest, KernelsReferenceBackendHasNoKernels) {
   KernelsArgs a = kernels_args();
-  a.spec.backend = "cuda";
-  std::ostringstream out;
-  expect_error([&] { run_kernels(a, out); }, ExitCode::Usage, "CUDA emission is not implemented yet (issue 5)");
   a.spec.backend = "reference";
+  std::ostringstream out;
   expect_error([&] { run_kernels(a, out); }, ExitCode::Usage, "no kernels");
   EXPECT_TRUE(out.str().empty());
+}
+
+// --backend cuda needs NVRTC, not a GPU: every kernel of the eval program
+// emitted and compiled for sm_90, with ptxas's figures.
+TEST_F(CliTest, KernelsCudaJsonHasLaunchAndPtxasFigures) {
+  if (!runtime::nvrtc_available()) GTEST_SKIP() << "grokjit was built without NVRTC";
+  KernelsArgs a = kernels_args();
+  a.spec.backend = "cuda";
+  a.which = "eval";
+  a.json = true;
+  json j = json::parse(run(a));
+  EXPECT_EQ(j["backend"], "cuda");
+  EXPECT_EQ(j["target"]["arch"], "sm_90");
+  ASSERT_EQ(j["programs"].size(), 1u);
+  const json& p = j["programs"][0];
+  ASSERT_GT(p["kernels"].size(), 0u);
+  EXPECT_EQ(p["kernel_count"], p["kernels"].size());
+  for (const json& k : p["kernels"]) {
+    SCOPED_TRACE(k["name"].get<std::string>());
+    ASSERT_EQ(k["launch"]["grid"].size(), 3u);
+    ASSERT_EQ(k["launch"]["block"].size(), 3u);
+    EXPECT_GE(k["launch"]["grid"][0].get<int64_t>(), 1);
+    int64_t threads = k["launch"]["block"][0].get<int64_t>() * k["launch"]["block"][1].get<int64_t>() *
+                      k["launch"]["block"][2].get<int64_t>();
+    EXPECT_GE(threads, 1);
+    EXPECT_LE(threads, 1024);
+    EXPECT_TRUE(k["launch"]["dynamic_smem_bytes"].is_number_unsigned());
+    EXPECT_NE(k["launch"]["text"].get<std::string>().find("grid"), std::string::npos);
+    const json& c = k["cuda"];
+    EXPECT_GT(c["registers"].get<int>(), 0);
+    EXPECT_GT(c["cubin_bytes"].get<size_t>(), 0u);
+    for (const char* f : {"static_smem_bytes", "spill_store_bytes", "spill_load_bytes", "stack_frame_bytes"})
+      EXPECT_TRUE(c[f].is_number_unsigned()) << f;
+    EXPECT_EQ(c["symbol"].get<std::string>().rfind(k["name"].get<std::string>(), 0), 0u);
+  }
+  // The table: one row per kernel under a header with the CUDA columns.
+  a.json = false;
+  std::string table = run(a);
+  EXPECT_NE(table.find("on cuda (sm_90, NVRTC"), std::string::npos) << table;
+  EXPECT_NE(table.find("regs"), std::string::npos) << table;
+  EXPECT_NE(table.find("spills"), std::string::npos) << table;
+  EXPECT_NE(table.find(p["kernels"][0]["name"].get<std::string>()), std::string::npos) << table;
+}
+
+TEST_F(CliTest, KernelsCudaDumpWritesEveryArtifact) {
+  if (!runtime::nvrtc_available()) GTEST_SKIP() << "grokjit was built without NVRTC";
+  KernelsArgs a = kernels_args();
+  a.spec.backend = "cuda";
+  a.which = "eval";
+  a.dump = (dir_ / "cuda_dump").string();
+  testing::internal::CaptureStderr();
+  run(a);
+  testing::internal::GetCapturedStderr();
+  json index = json::parse(std::ifstream(fs::path(a.dump) / "index.json"));
+  for (const json& k : index["programs"][0]["kernels"]) {
+    for (const char* ext : {"kir", "cu", "ptx", "ptxas", "cubin"}) {
+      fs::path f = fs::path(a.dump) / k["files"][ext].get<std::string>();
+      EXPECT_TRUE(fs::exists(f)) << f;
+      EXPECT_GT(fs::file_size(f), 0u) << f;
+    }
+    EXPECT_EQ(k["files"]["cu"].get<std::string>(), "eval/" + k["id"].get<std::string>() + ".cu");
+  }
+  // --kernel prints the CUDA source of that kernel (no NVRTC involved).
+  KernelsArgs one = kernels_args();
+  one.spec.backend = "cuda";
+  one.kernel = index["programs"][0]["kernels"][0]["name"];
+  std::string src = run(one);
+  std::ifstream cu(fs::path(a.dump) / index["programs"][0]["kernels"][0]["files"]["cu"].get<std::string>());
+  EXPECT_EQ(src, std::string((std::istreambuf_iterator<char>(cu)), std::istreambuf_iterator<char>()));
+  EXPECT_NE(src.find("extern \"C\" __global__"), std::string::npos) << src;
+}
+
+// Without a usable GPU, --backend cuda (train, bench) is a usage error that
+// says why; with one, this has nothing to check.
+TEST_F(CliTest, CudaBackendWithoutAGpuSaysWhy) {
+  std::string why = runtime::cuda_unusable_reason();
+  if (why.empty()) GTEST_SKIP() << "a GPU is usable here";
+  std::vector<std::string> args{"grokjit", "train", spec_, "--backend", "cuda", "--out", (dir_ / "cuda_run").string()};
+  std::vector<char*> argv;
+  for (auto& s : args) argv.push_back(s.data());
+  testing::internal::CaptureStderr();
+  int rc = run_main(static_cast<int>(argv.size()), argv.data());
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(rc, 2) << err;
+  EXPECT_NE(err.find("--backend cuda: no usable GPU: " + why), std::string::npos) << err;
+  EXPECT_NE(err.find("Use --backend cpu"), std::string::npos) << err;
+  BenchArgs b;
+  b.spec.spec = spec_;
+  b.spec.backend = "cuda";
+  expect_error([&] { collect_bench(b); }, ExitCode::Usage, "--backend cuda: no usable GPU: " + why);
+  // auto falls back to the CPU and says why on stderr.
+  testing::internal::CaptureStderr();
+  auto device = make_device("auto", true);
+  err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(device->name().rfind("cpu", 0), 0u) << device->name();
+  EXPECT_NE(err.find("backend auto -> cpu (no usable GPU: " + why + ")"), std::string::npos) << err;
 }
 
 TEST_F(CliTest, CommandLineMapsErrorsToExitCodes) {
@@ -288,10 +384,7 @@ TEST_F(CliTest, CommandLineMapsErrorsToExitCodes) {
     std::string err = testing::internal::GetCapturedStderr();
     return std::make_pair(rc, err);
   };
-  auto [rc, err] = main_with({"kernels", spec_, "--backend", "cuda"});
-  EXPECT_EQ(rc, 2);
-  EXPECT_NE(err.find("CUDA emission is not implemented yet (issue 5)"), std::string::npos) << err;
-  std::tie(rc, err) = main_with({"kernels", spec_, "--kernel", "no_such_kernel"});
+  auto [rc, err] = main_with({"kernels", spec_, "--kernel", "no_such_kernel"});
   EXPECT_EQ(rc, 2) << err;
   std::tie(rc, err) = main_with({"kernels", spec_, "--which", "neither"});
   EXPECT_EQ(rc, 2) << err;
@@ -299,9 +392,11 @@ TEST_F(CliTest, CommandLineMapsErrorsToExitCodes) {
   EXPECT_EQ(rc, 2) << err;
   std::tie(rc, err) = main_with({"bench", spec_, "--steps", "0"});
   EXPECT_EQ(rc, 2) << err;
-  std::tie(rc, err) = main_with({"bench", spec_, "--backend", "cuda"});
-  EXPECT_EQ(rc, 2) << err;
-  EXPECT_NE(err.find("not implemented yet (issue 5)"), std::string::npos) << err;
+  if (!runtime::cuda_unusable_reason().empty()) {  // with a GPU, this would run the bench
+    std::tie(rc, err) = main_with({"bench", spec_, "--backend", "cuda"});
+    EXPECT_EQ(rc, 2) << err;
+    EXPECT_NE(err.find("--backend cuda: no usable GPU: "), std::string::npos) << err;
+  }
 }
 
 // ---------------------------------------------------------------- bench
