@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages grokjit needs (idempotent; quiet when all are
 # there). The CUDA toolkit at /usr/local/cuda is part of the machine image:
-# detected by CMake, never installed here.
+# detected by CMake, never installed here. `scripts/setup.sh --bench` also
+# installs PyTorch for bench/peer_bench.py.
 set -euo pipefail
 
 packages=(
@@ -15,6 +16,14 @@ packages=(
   gnuplot-nox                             # report plots (SVG/PNG)
   python3                                 # scripts/, checkpoint interop tests
 )
+
+# --bench: also Debian's PyTorch for the peer benchmark (bench/peer_bench.py).
+# Large (some 300 MB installed with its libraries), so not in the default set.
+case "${1:-}" in
+  "") ;;
+  --bench) packages+=(python3-torch python3-numpy) ;;
+  *) echo "setup: unknown argument '$1' (the only option is --bench)" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

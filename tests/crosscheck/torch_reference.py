@@ -165,17 +165,21 @@ class Attention(nn.Module):
         self.wo = nn.Linear(d_model, d_model, bias=False)
         self.rope = Rotary(self.head_dim, rope_base, rope_style) if rope else None
 
-    def forward(self, x):
+    def forward(self, x, last_query_only=False):
+        """last_query_only: the output for the last position only ([B, 1, D]);
+        keys and values still cover every position."""
         B, T, D = x.shape
         q, k, v = (w(x).view(B, T, self.heads, self.head_dim).transpose(1, 2) for w in (self.wq, self.wk, self.wv))
         if self.rope is not None:
             q, k = self.rope(q), self.rope(k)
+        if last_query_only:
+            q = q[:, :, -1:, :]  # the last position sees every key: no causal mask
         scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_dim)
-        if self.causal:
+        if self.causal and not last_query_only:
             future = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
             scores = scores.masked_fill(future, float("-inf"))
         out = torch.softmax(scores, dim=-1) @ v
-        return self.wo(out.transpose(1, 2).reshape(B, T, D))
+        return self.wo(out.transpose(1, 2).reshape(B, q.shape[2], D))
 
 
 class CounterDropout(nn.Module):
@@ -212,7 +216,7 @@ class FeedForward(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, cfg, index, last, perturb):
+    def __init__(self, cfg, index, last, perturb, dropout_rng="counter"):
         super().__init__()
         d = cfg["d_model"]
         eps = 1e-6 if perturb == "norm_eps" else cfg["norm_eps"]
@@ -223,24 +227,35 @@ class Block(nn.Module):
         self.attn_norm = RMSNorm(d, eps)
         self.attn = Attention(d, cfg["heads"], rope, cfg["rope_base"], style, cfg["causal"])
         self.ffn_norm = RMSNorm(d, eps)
-        self.ffn = FeedForward(d, cfg["mlp_ratio"] * d, CounterDropout(cfg["dropout"], stream, last_only))
+        dropout = (CounterDropout(cfg["dropout"], stream, last_only) if dropout_rng == "counter"
+                   else nn.Dropout(cfg["dropout"]))
+        self.ffn = FeedForward(d, cfg["mlp_ratio"] * d, dropout)
 
-    def forward(self, x):
-        x = x + self.attn(self.attn_norm(x))
+    def forward(self, x, last_position_only=False):
+        """last_position_only: compute the block's output for the last position
+        only ([B, 1, D]), all the classifier reads from the last block."""
+        h = self.attn(self.attn_norm(x), last_query_only=last_position_only)
+        x = (x[:, -1:, :] if last_position_only else x) + h
         return x + self.ffn(self.ffn_norm(x))
 
 
 class Transformer(nn.Module):
     """REFERENCE.md s.2: embedding, pre-RMSNorm blocks, final RMSNorm, bias-free
-    classifier on the last position over all vocab tokens."""
+    classifier on the last position over all vocab tokens.
 
-    def __init__(self, cfg, vocab, perturb=None):
+    For bench/peer_bench.py only (the cross-check uses the defaults):
+    dropout_rng="torch" draws dropout masks with torch's RNG (nn.Dropout)
+    instead of grokjit's hash; prune_last_block=True computes the last block
+    for the last position only (the same function, fewer FLOPs)."""
+
+    def __init__(self, cfg, vocab, perturb=None, dropout_rng="counter", prune_last_block=False):
         super().__init__()
         d = cfg["d_model"]
         eps = 1e-6 if perturb == "norm_eps" else cfg["norm_eps"]
+        self.prune_last_block = prune_last_block
         self.embedding = nn.Embedding(vocab, d)
         self.layers = nn.ModuleList(
-            [Block(cfg, i, i + 1 == cfg["depth"], perturb) for i in range(cfg["depth"])])
+            [Block(cfg, i, i + 1 == cfg["depth"], perturb, dropout_rng) for i in range(cfg["depth"])])
         self.final_norm = RMSNorm(d, eps)
         self.head = nn.Linear(d, vocab, bias=False)
 
@@ -251,8 +266,8 @@ class Transformer(nn.Module):
 
     def forward(self, tokens):
         x = self.embedding(tokens)
-        for block in self.layers:
-            x = block(x)
+        for i, block in enumerate(self.layers):
+            x = block(x, last_position_only=self.prune_last_block and i + 1 == len(self.layers))
         return self.head(self.final_norm(x[:, -1, :]))
 
     def param_groups(self):
@@ -352,7 +367,7 @@ class AdamNoBiasCorrection(torch.optim.Optimizer):
                 p.addcdiv_(st["m"], st["v"].sqrt().add_(group["eps"]), value=-group["lr"])
 
 
-def make_adamw(params, adam_cfg, perturb):
+def make_adamw(params, adam_cfg, perturb, foreach=None):
     lr, b1, b2, eps, wd = (adam_cfg[k] for k in ("lr", "beta1", "beta2", "eps", "weight_decay"))
     if perturb == "adam_beta2":
         b2 = {0.98: 0.99, 0.95: 0.98}.get(b2, min(0.999, b2 + 0.01))
@@ -360,13 +375,14 @@ def make_adamw(params, adam_cfg, perturb):
         return AdamNoBiasCorrection(params, lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd)
     if perturb == "adam_coupled_decay":
         return torch.optim.Adam(params, lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd)
-    return torch.optim.AdamW(params, lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd)
+    return torch.optim.AdamW(params, lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd, foreach=foreach)
 
 
-def make_optimizers(model, opt_cfg, perturb):
+def make_optimizers(model, opt_cfg, perturb, foreach=None):
+    """foreach: torch.optim.AdamW's multi-tensor path (None: torch's default)."""
     kind = opt_cfg["kind"]
     if kind == "adamw":
-        return [make_adamw(list(model.parameters()), opt_cfg["adam"], perturb)]
+        return [make_adamw(list(model.parameters()), opt_cfg["adam"], perturb, foreach)]
     if kind != "muon":
         raise SystemExit(f"torch_reference: optimizer kind '{kind}' is not covered by the cross-check")
     mc = opt_cfg["muon"]
@@ -382,7 +398,7 @@ def make_optimizers(model, opt_cfg, perturb):
                  weight_decay=mc["weight_decay"], ns_steps=mc["ns_steps"], ns_eps=mc["ns_eps"], scale=mc["scale"],
                  perturb=perturb)]
     if adam_params:
-        opts.append(make_adamw(adam_params, mc["aux_adam"], perturb))
+        opts.append(make_adamw(adam_params, mc["aux_adam"], perturb, foreach))
     return opts
 
 
@@ -419,6 +435,35 @@ def fingerprints(tensors, param_order):
     return init.hexdigest(), data.hexdigest()
 
 
+def load_weights(model, tensors, param_order, dtype):
+    """Copies grokjit's parameters (name -> [out, in] array, without the
+    '.weight' suffix) into `model`; refuses differing names or shapes."""
+    own = dict(model.named_parameters())
+    if sorted(own) != sorted(n + ".weight" for n in param_order):
+        raise SystemExit(f"torch_reference: parameter names differ: torch {sorted(own)} vs grokjit {param_order}")
+    with torch.no_grad():
+        for name in param_order:
+            target = own[name + ".weight"]
+            source = torch.from_numpy(tensors[name].astype(np.float32))
+            if tuple(target.shape) != tuple(source.shape):
+                raise SystemExit(f"torch_reference: {name}: shape {tuple(source.shape)} vs torch {tuple(target.shape)}")
+            target.copy_(source.to(dtype))
+
+
+def train_step(model, optimizers, tokens, labels):
+    """One training step on a batch of real rows: forward (train mode),
+    mean cross-entropy, backward, every optimizer's update. Returns the loss
+    and the logits (weights before the update)."""
+    logits = model(tokens)
+    loss = F.cross_entropy(logits, labels)
+    for opt in optimizers:
+        opt.zero_grad(set_to_none=True)
+    loss.backward()
+    for opt in optimizers:
+        opt.step()
+    return loss, logits.detach()
+
+
 def run_case(tensors, meta, dtype, perturb):
     cfg = json.loads(meta["grokjit.config"])
     check_covered(cfg)
@@ -429,16 +474,7 @@ def run_case(tensors, meta, dtype, perturb):
     param_order = json.loads(meta["grokjit.param_order"])
 
     model = Transformer(tcfg, vocab, perturb).to(dtype)
-    own = dict(model.named_parameters())
-    if sorted(own) != sorted(n + ".weight" for n in param_order):
-        raise SystemExit(f"torch_reference: parameter names differ: torch {sorted(own)} vs export {param_order}")
-    with torch.no_grad():
-        for name in param_order:
-            target = own[name + ".weight"]
-            source = torch.from_numpy(tensors[name].astype(np.float32))
-            if tuple(target.shape) != tuple(source.shape):
-                raise SystemExit(f"torch_reference: {name}: shape {tuple(source.shape)} vs torch {tuple(target.shape)}")
-            target.copy_(source.to(dtype))
+    load_weights(model, tensors, param_order, dtype)
     optimizers = make_optimizers(model, cfg["optimizer"], perturb)
     model.train()
 
@@ -449,13 +485,7 @@ def run_case(tensors, meta, dtype, perturb):
     for s in range(steps):
         rows = int(row_mask[s].sum())  # real rows come first, padding after
         model.set_dropout_counter(seed, s + 1)  # grokjit's step counter is 1-based
-        logits = model(tokens[s, :rows])
-        loss = F.cross_entropy(logits, labels[s, :rows])
-        for opt in optimizers:
-            opt.zero_grad(set_to_none=True)
-        loss.backward()
-        for opt in optimizers:
-            opt.step()
+        loss, _ = train_step(model, optimizers, tokens[s, :rows], labels[s, :rows])
         if not math.isfinite(loss.item()):
             raise SystemExit(f"torch_reference: loss not finite at step {s + 1}")
         losses.append(float(loss.item()))
