@@ -43,6 +43,19 @@ int run_main(int argc, char** argv) {
   CLI::App* train = app.add_subcommand("train", "train a model spec until it groks");
   add_train_options(*train, train_args);
 
+  SweepArgs sweep_args;
+  CLI::App* sweep = app.add_subcommand("sweep", "train every point of a grid of specs; one results row per run");
+  add_sweep_options(*sweep, sweep_args);
+
+  ExperimentArgs experiment_args;
+  CLI::App* experiment =
+      app.add_subcommand("experiment", "run one of the shipped experiments (a sweep) and write its Markdown report");
+  add_experiment_options(*experiment, experiment_args);
+
+  ReportArgs report_args;
+  CLI::App* report = app.add_subcommand("report", "statistics, tables and plots of sweep results (grokking epochs by group)");
+  add_report_options(*report, report_args);
+
   GraphArgs graph_args;
   CLI::App* graph = app.add_subcommand("graph", "print the train-step or eval graph of a spec (text, DOT or JSON)");
   add_graph_options(*graph, graph_args);
@@ -79,6 +92,9 @@ int run_main(int argc, char** argv) {
       return 0;
     }
     if (train->parsed()) return run_train(train_args);
+    if (sweep->parsed()) return run_sweep_command(sweep_args);
+    if (experiment->parsed()) return run_experiment(experiment_args);
+    if (report->parsed()) return run_report(report_args, std::cout);
     if (graph->parsed()) return run_graph(graph_args);
     if (doctor->parsed()) return run_doctor(doctor_json);
     if (data->parsed()) return run_data(data_args);

@@ -38,6 +38,40 @@ struct TrainArgs {
 void add_train_options(CLI::App& cmd, TrainArgs& args);
 int run_train(const TrainArgs& args);
 
+struct SweepArgs {
+  std::string sweep;       // the sweep file
+  std::string out;         // default: the sweep's "out", else runs/sweeps/<name>
+  std::string shard;       // "i/N"; "" = SLURM array variables when set, else all points
+  bool per_shard_results = false;
+  int jobs = 1;
+  bool dry_run = false;
+  bool merge = false;
+  std::string backend, fusion;  // as in SpecArgs
+};
+void add_sweep_options(CLI::App& cmd, SweepArgs& args);
+int run_sweep_command(const SweepArgs& args);
+
+struct ExperimentArgs {
+  std::string name;        // runtime::experiments()
+  SweepArgs sweep;         // sweep file (default: the experiment's), out, jobs, backend
+  bool report_only = false;
+};
+void add_experiment_options(CLI::App& cmd, ExperimentArgs& args);
+int run_experiment(const ExperimentArgs& args);
+
+struct ReportArgs {
+  std::vector<std::string> results;  // results files
+  std::string out;                   // "" = report/ next to the first results file
+  std::string by;                    // comma-separated fields; "" = task.kind,model.output,optimizer.kind
+  std::string curves = "auto";       // ids | auto | none
+  std::string format = "md";         // stdout: md | json
+  bool no_plots = false;
+  std::string gnuplot = "gnuplot";
+  bool quiet = false;
+};
+void add_report_options(CLI::App& cmd, ReportArgs& args);
+int run_report(const ReportArgs& args, std::ostream& out);
+
 struct GraphArgs {
   SpecArgs spec;
   std::string which = "train";   // train | eval

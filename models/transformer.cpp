@@ -61,7 +61,7 @@ std::vector<ParamSpec> transformer_param_specs(const TransformerConfig& cfg, int
 }
 
 ir::Value transformer_logits(const TransformerConfig& cfg, const ParamValues& params, Value tokens,
-                             const DropoutSource* dropout) {
+                             const DropoutSource* dropout, std::vector<Value>* hidden) {
   if (tokens.rank() != 2 || tokens.dtype() != ir::DType::I32)
     throw Error("transformer: tokens must be i32 [B, T], got " + ir::type_str(tokens.dtype(), tokens.shape()));
   const int64_t B = tokens.dim(0), T = tokens.dim(1);
@@ -78,9 +78,15 @@ ir::Value transformer_logits(const TransformerConfig& cfg, const ParamValues& pa
     FfnWeights ffn{p(l, "ffn.w1"), p(l, "ffn.w2"), p(l, "ffn.w3")};
     x = x + swiglu_ffn(rmsnorm(x, p(l, "ffn_norm"), cfg.norm_eps), ffn, cfg.dropout, dropout,
                        static_cast<uint32_t>(l));
+    if (hidden != nullptr) {
+      Value at_last = last_block ? x : ir::slice(x, 1, T - 1, T);
+      hidden->push_back(ir::reshape(at_last, {B, cfg.d_model}));
+    }
   }
   Value last = ir::reshape(x, {B, cfg.d_model});  // [B, 1, d] -> [B, d]
-  return linear(rmsnorm(last, param(params, "final_norm"), cfg.norm_eps), param(params, "head"));
+  Value normed = rmsnorm(last, param(params, "final_norm"), cfg.norm_eps);
+  if (hidden != nullptr) hidden->push_back(normed);
+  return linear(normed, param(params, "head"));
 }
 
 }  // namespace grokjit::models

@@ -35,7 +35,10 @@ std::vector<ParamSpec> transformer_param_specs(const TransformerConfig& cfg, int
 std::string layer_param_name(int64_t layer, const std::string& leaf);
 
 // Logits [B, classes_out] for tokens i32 [B, T]. `dropout` null = eval mode.
+// `hidden`, if given, receives the residual stream at the last position after
+// each block ([B, d] each, depth of them) and the final-normed one (depth + 1
+// in all; representation metrics).
 ir::Value transformer_logits(const TransformerConfig& cfg, const ParamValues& params, ir::Value tokens,
-                             const DropoutSource* dropout);
+                             const DropoutSource* dropout, std::vector<ir::Value>* hidden = nullptr);
 
 }  // namespace grokjit::models

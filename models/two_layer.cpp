@@ -22,11 +22,13 @@ std::vector<ParamSpec> two_layer_param_specs(const TwoLayerConfig& cfg, int64_t 
   };
 }
 
-ir::Value two_layer_outputs(const TwoLayerConfig& cfg, const ParamValues& params, Value a, Value b, int64_t operands) {
+ir::Value two_layer_outputs(const TwoLayerConfig& cfg, const ParamValues& params, Value a, Value b, int64_t operands,
+                            Value* hidden) {
   Value W = param(params, "W");
   Value x = ir::concat({ir::one_hot(a, operands, W.dtype()), ir::one_hot(b, operands, W.dtype())}, 1);  // [B, 2M]
   Value h = linear(x, W);
   h = cfg.activation == Activation::Square ? ir::square(h) : ir::relu(h);
+  if (hidden != nullptr) *hidden = h;
   return linear(h, param(params, "V"));
 }
 

@@ -20,8 +20,9 @@ namespace grokjit::models {
 std::vector<ParamSpec> two_layer_param_specs(const TwoLayerConfig& cfg, int64_t operands, int64_t classes);
 
 // Outputs [B, classes] for operands a, b i32 [B] in [0, operands).
+// `hidden`, if given, receives sigma(X W^T) [B, K] (representation metrics).
 ir::Value two_layer_outputs(const TwoLayerConfig& cfg, const ParamValues& params, ir::Value a, ir::Value b,
-                            int64_t operands);
+                            int64_t operands, ir::Value* hidden = nullptr);
 
 // Class-centred MSE per row: || (o - mean_c o) - (e_y - 1/C) ||^2.
 ir::Value centered_mse_rows(ir::Value outputs, ir::Value labels);

@@ -520,6 +520,9 @@ void visit_fields(V& v, TrainLoopConfig& c) {
   v.value("stop_after_grok", c.stop_after_grok, at_least(-1), "Extra epochs after grokking; -1 = run to max_epochs");
   v.value("checkpoint_every", c.checkpoint_every, at_least(0), "Epochs between checkpoints; 0 = only at the end");
   v.value("eval_every", c.eval_every, at_least(1), "Epochs between evaluations");
+  v.value("metrics", c.metrics, one_of({"li2", "li2_nodes", "representation"}),
+          "Extra metrics per evaluation in metrics.jsonl (docs/experiments.md): li2 (2-layer net only), li2_nodes "
+          "(li2 + per-node vectors), representation");
 }
 
 template <class V>
@@ -701,6 +704,12 @@ void check_consistency(const RunConfig& c, std::string_view source) {
   if (c.model.kind == ModelKind::TwoLayer && !tasks::task_kind_info(c.task.kind).binary_operation) {
     fail(source, {"model", "kind"}, std::string("two_layer takes one-hot operands (a, b); task '") +
                                         tasks::task_kind_name(c.task.kind) + "' has none; allowed: any other task");
+  }
+  for (size_t i = 0; i < c.train.metrics.size(); ++i) {
+    const std::string& m = c.train.metrics[i];
+    if ((m == "li2" || m == "li2_nodes") && c.model.kind != ModelKind::TwoLayer)
+      fail(source, {"train", "metrics", std::to_string(i)},
+           "'" + m + "' reads the 2-layer network's W and V; the model is a transformer; allowed: representation");
   }
   const auto& muon = c.optimizer.muon;
   if (muon.variant == MuonVariant::Li2 && muon.ns_steps != 5) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "models/config.h"
 #include "optimizers/config.h"
@@ -23,6 +24,9 @@ struct TrainLoopConfig {
   int64_t stop_after_grok = 0;  // extra epochs after grokking; < 0 = run to max_epochs
   int64_t checkpoint_every = 50;  // epochs; 0 = only at the end
   int64_t eval_every = 1;       // epochs
+  // Extra per-evaluation metrics (runtime/analysis_hooks.h): "li2",
+  // "li2_nodes" (li2 plus the per-node vectors), "representation".
+  std::vector<std::string> metrics;
 };
 
 struct RunConfig {

@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "ir/error.h"
+#include "runtime/analysis_hooks.h"
 #include "runtime/checkpoint.h"
 #include "runtime/spec.h"
 #include "runtime/step_graph.h"
@@ -120,6 +121,7 @@ class Run {
   BatchBuffers batch_buffers_;
   ScalarBuffers scalars_;
   OutputBuffers train_out_, eval_out_;
+  EpochMetricsHook config_metrics_;  // what train.metrics asks for; empty if nothing
 
   // Loop position (what a checkpoint records besides the tensors).
   int64_t epoch_ = 1;             // the epoch in progress, from 1
@@ -187,6 +189,7 @@ void Run::prepare() {
   for (const ir::Output& o : graphs_.eval.outputs()) eval_out_.by_name[o.name] = device_.alloc(sizeof(float));
   bind_all(*train_, true);
   bind_all(*eval_, false);
+  config_metrics_ = make_metrics_hook(config_, device_, data_, split_, shape);
 }
 
 void Run::bind_all(Program& program, bool is_train) {
@@ -334,16 +337,21 @@ json metrics_json(const EpochMetrics& m) {
 
 void Run::write_metrics_line(const EpochMetrics& m) {
   json line = metrics_json(m);
-  json norms = json::object();
-  for (const models::ParamSpec& p : graphs_.params) {
-    Buffer& buf = *persistent_.at(p.name);
+  ParamReader read_param = [this](const std::string& name) {
+    Buffer& buf = *persistent_.at(name);
     std::vector<float> w(buf.bytes() / sizeof(float));
     buf.read(w.data(), buf.bytes());
+    return w;
+  };
+  json norms = json::object();
+  for (const models::ParamSpec& p : graphs_.params) {
     double ss = 0;
-    for (float x : w) ss += static_cast<double>(x) * x;
+    for (float x : read_param(p.name)) ss += static_cast<double>(x) * x;
     norms[p.name] = std::sqrt(ss);
   }
   line["weight_norms"] = norms;
+  if (config_metrics_) config_metrics_(m.epoch, read_param, line);
+  if (options_.epoch_metrics) options_.epoch_metrics(m.epoch, read_param, line);
   std::ofstream f(fs::path(options_.out_dir) / "metrics.jsonl", std::ios::app);
   f << line.dump() << "\n";
   if (!f) throw Error("cannot append to " + (fs::path(options_.out_dir) / "metrics.jsonl").string(), ExitCode::Io);

@@ -9,8 +9,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "runtime/device.h"
 #include "runtime/step_graph.h"
@@ -18,6 +20,11 @@
 #include "tasks/dataset.h"
 
 namespace grokjit::runtime {
+
+// Extra metrics per evaluated epoch: adds fields to that epoch's
+// metrics.jsonl line; read_param(name) returns a parameter's current values.
+using ParamReader = std::function<std::vector<float>(const std::string& name)>;
+using EpochMetricsHook = std::function<void(int64_t epoch, const ParamReader& read_param, nlohmann::json& line)>;
 
 struct TrainOptions {
   std::string out_dir = "runs/run";
@@ -28,6 +35,8 @@ struct TrainOptions {
   // Called after each epoch's metrics line is written (tests stop runs early
   // through it to exercise resume). Return false to stop like SIGINT does.
   std::function<bool(int64_t epoch)> after_epoch;
+  // Called after the metrics that train.metrics asks for (runtime/analysis_hooks.h).
+  EpochMetricsHook epoch_metrics;
 };
 
 struct EpochMetrics {

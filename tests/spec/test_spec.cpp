@@ -228,7 +228,7 @@ std::string different_value(const SpecField& field) {
   if (field.type == "enum") return field.allowed.substr(field.allowed.rfind(' ') + 1);  // the last choice
   if (field.type == "string") return "another-name";
   if (field.type == "integer list") return "[3, 5]";
-  return "[\"norm\"]";
+  return "[\"" + field.allowed.substr(field.allowed.rfind(' ') + 1) + "\"]";  // string list: its last choice
 }
 
 // Each field set through --set comes back from spec_to_json: every field is

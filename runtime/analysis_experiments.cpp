@@ -1,0 +1,438 @@
+#include "runtime/analysis_experiments.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <set>
+
+#include "ir/error.h"
+#include "runtime/knobs.h"  // closest_name
+#include "runtime/plot.h"
+#include "runtime/stats.h"
+
+namespace grokjit::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+struct RunData {
+  const SweepPoint* point = nullptr;
+  bool done = false;
+  json summary;
+  std::vector<json> metrics;  // metrics.jsonl lines
+};
+
+std::vector<RunData> load_runs(const Sweep& sweep, const std::string& out_dir) {
+  ResultsScan scan = scan_results(out_dir);
+  std::vector<RunData> runs;
+  for (const SweepPoint& p : sweep.points) {
+    RunData r;
+    r.point = &p;
+    auto it = scan.rows.find(p.id);
+    if (it != scan.rows.end() && it->second.row.contains("summary")) {
+      r.done = true;
+      r.summary = it->second.row["summary"];
+      fs::path dir = it->second.row.value("out_dir", (fs::path(out_dir) / p.id).string());
+      std::ifstream in(dir / "metrics.jsonl");
+      for (std::string line; std::getline(in, line);) {
+        json j = json::parse(line, nullptr, false);
+        if (!j.is_discarded()) r.metrics.push_back(std::move(j));
+      }
+    }
+    runs.push_back(std::move(r));
+  }
+  return runs;
+}
+
+// j[a][b]... as a number; NaN when absent or null.
+double num(const json& j, std::initializer_list<const char*> path) {
+  const json* cur = &j;
+  for (const char* key : path) {
+    if (!cur->is_object() || !cur->contains(key)) return kNaN;
+    cur = &(*cur)[key];
+  }
+  return cur->is_number() ? cur->get<double>() : kNaN;
+}
+
+std::string fmt(double v, const char* f = "%.4g") {
+  if (std::isnan(v)) return "–";
+  char b[64];
+  std::snprintf(b, sizeof b, f, v);
+  return b;
+}
+
+std::string text_of(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+std::string axis_text(const RunData& r, const std::string& axis) {
+  return r.point->point.contains(axis) ? text_of(r.point->point[axis]) : "";
+}
+
+std::string md_table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows) {
+  std::string out = "|";
+  for (const std::string& h : headers) out += " " + h + " |";
+  out += "\n|";
+  for (size_t i = 0; i < headers.size(); ++i) out += "---|";
+  out += "\n";
+  for (const auto& row : rows) {
+    out += "|";
+    for (const std::string& c : row) out += " " + c + " |";
+    out += "\n";
+  }
+  return out + "\n";
+}
+
+std::string embed(const plot::Result& r, const std::string& title) {
+  if (r.drawn) return "![" + title + "](plots/" + fs::path(r.svg).filename().string() + ")\n\n";
+  return "(plot '" + title + "' not drawn: " + r.not_drawn_reason + "; data in plots/" +
+         fs::path(r.dat).filename().string() + ")\n\n";
+}
+
+// Runs grouped by the text of one axis, in first-appearance order.
+std::vector<std::pair<std::string, std::vector<const RunData*>>> group_by(const std::vector<RunData>& runs,
+                                                                         const std::string& axis) {
+  std::vector<std::pair<std::string, std::vector<const RunData*>>> groups;
+  for (const RunData& r : runs) {
+    if (!r.done) continue;
+    std::string key = axis_text(r, axis);
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == key; });
+    if (it == groups.end()) {
+      groups.push_back({key, {}});
+      it = groups.end() - 1;
+    }
+    it->second.push_back(&r);
+  }
+  return groups;
+}
+
+// Series of metric `f(line)` over epochs.
+template <class F>
+plot::Series curve(const RunData& r, const std::string& label, F f) {
+  plot::Series s;
+  s.label = label;
+  for (const json& line : r.metrics) {
+    double y = f(line);
+    if (std::isnan(y)) continue;
+    s.x.push_back(num(line, {"epoch"}));
+    s.y.push_back(y);
+  }
+  return s;
+}
+
+std::string epoch_text(const json& summary, const char* key) {
+  return summary.contains(key) && summary[key].is_number() ? std::to_string(summary[key].get<int64_t>()) : "never";
+}
+
+double mean_of(const std::vector<double>& v) { return stats::mean(v); }
+
+std::string missing_note(const std::vector<RunData>& runs) {
+  std::string out;
+  for (const RunData& r : runs)
+    if (!r.done) out += "- missing (no results row yet): " + r.point->id + "\n";
+  return out.empty() ? out : "\n" + out + "\n";
+}
+
+// ---- (a) weight decay 0 vs > 0: grokking and the stages over training.
+std::string report_li2_wd(const std::vector<RunData>& runs, const std::string& plots) {
+  std::string md;
+  std::vector<std::vector<std::string>> rows;
+  for (const RunData& r : runs) {
+    if (!r.done) continue;
+    const json& last = r.metrics.empty() ? json::object() : r.metrics.back();
+    rows.push_back({axis_text(r, "wd"), axis_text(r, "train.seed"), epoch_text(r.summary, "memorization_epoch"),
+                    epoch_text(r.summary, "grokking_epoch"), fmt(num(r.summary, {"final", "train_acc"})),
+                    fmt(num(r.summary, {"final", "val_acc"})), fmt(num(last, {"li2", "fourier", "coverage"})),
+                    fmt(num(last, {"li2", "energy_mean"}) / num(last, {"li2", "energy_random"})),
+                    fmt(num(last, {"weight_norms", "W"}))});
+  }
+  md += "## Runs\n\n" +
+        md_table({"weight decay", "seed", "memorized", "grokked", "train acc", "val acc", "coverage",
+                  "energy / random", "‖W‖"},
+                 rows);
+  // Stages: the first run of each weight decay at its milestones.
+  md += "## Stages over training (first seed of each weight decay)\n\n"
+        "Milestones: the first evaluation, memorization (train acc >= threshold), grokking (val acc >= "
+        "threshold) and the last evaluation. dW, dV: Frobenius change of W, V since the previous evaluation.\n\n";
+  for (const auto& [wd, group] : group_by(runs, "wd")) {
+    const RunData& r = *group.front();
+    if (r.metrics.empty()) continue;
+    std::vector<std::pair<std::string, double>> marks = {{"first eval", num(r.metrics.front(), {"epoch"})}};
+    if (num(r.summary, {"memorization_epoch"}) > 0) marks.push_back({"memorized", num(r.summary, {"memorization_epoch"})});
+    if (num(r.summary, {"grokking_epoch"}) > 0) marks.push_back({"grokked", num(r.summary, {"grokking_epoch"})});
+    marks.push_back({"last", num(r.metrics.back(), {"epoch"})});
+    std::vector<std::vector<std::string>> st;
+    for (const auto& [what, epoch] : marks) {
+      for (const json& line : r.metrics) {
+        if (num(line, {"epoch"}) != epoch) continue;
+        st.push_back({what, fmt(epoch, "%.0f"), fmt(num(line, {"train_acc"})), fmt(num(line, {"val_acc"})),
+                      fmt(num(line, {"li2", "energy_mean"}) / num(line, {"li2", "energy_random"})),
+                      fmt(num(line, {"li2", "fourier", "coverage"})), fmt(num(line, {"li2", "fourier", "purity_mean"})),
+                      fmt(num(line, {"li2", "dW"})), fmt(num(line, {"li2", "dV"})),
+                      fmt(num(line, {"li2", "grad_norm_mean"}))});
+      }
+    }
+    md += "### weight decay " + wd + "\n\n" +
+          md_table({"stage", "epoch", "train acc", "val acc", "energy / random", "coverage", "purity", "dW", "dV",
+                    "mean ‖G_F‖"},
+                   st);
+  }
+  // Plots over epochs, every run; colour = weight decay, dashed = later seeds.
+  auto over_epochs = [&](const std::string& stem, const std::string& title, const std::string& ylabel, bool log_y,
+                         auto f) {
+    plot::LinePlot p;
+    p.labels = {title, "epoch", ylabel};
+    p.log_y = log_y;
+    p.key = "top left";
+    int color = 0;
+    for (const auto& [wd, group] : group_by(runs, "wd")) {
+      for (size_t i = 0; i < group.size(); ++i) {
+        plot::Series s = curve(*group[i], "wd " + wd + " seed " + axis_text(*group[i], "train.seed"), f);
+        s.color = color;
+        s.dashed = i > 0;
+        if (!s.x.empty()) p.series.push_back(std::move(s));
+      }
+      ++color;
+    }
+    if (p.series.empty()) return std::string();
+    return embed(plot::line_plot(plots, stem, p), title);
+  };
+  md += "## Over training\n\n";
+  md += over_epochs("wd-val-acc", "validation accuracy", "val acc", false,
+                    [](const json& l) { return num(l, {"val_acc"}); });
+  md += over_epochs("wd-energy", "mean node energy / mean energy of random unit w", "ratio", true, [](const json& l) {
+    return num(l, {"li2", "energy_mean"}) / num(l, {"li2", "energy_random"});
+  });
+  md += over_epochs("wd-coverage", "Fourier coverage of the hidden nodes", "coverage", false,
+                    [](const json& l) { return num(l, {"li2", "fourier", "coverage"}); });
+  md += over_epochs("wd-dW", "||W_t - W_{t-eval}||_F between evaluations", "dW", true,
+                    [](const json& l) { return num(l, {"li2", "dW"}); });
+  return md;
+}
+
+// ---- (b) test accuracy over M and the train fraction, with p*.
+std::string report_li2_pstar(const std::vector<RunData>& runs, const std::string& plots) {
+  std::map<double, std::map<double, std::vector<double>>> acc;  // M -> fraction -> final val acc per seed
+  for (const RunData& r : runs) {
+    if (!r.done) continue;
+    double M = num(r.summary, {"config", "task", "p"}), f = num(r.summary, {"config", "task", "train_fraction"});
+    acc[M][f].push_back(num(r.summary, {"final", "val_acc"}));
+  }
+  std::set<double> fractions;
+  for (const auto& [M, by_f] : acc)
+    for (const auto& [f, v] : by_f) fractions.insert(f);
+  std::vector<std::string> headers = {"M", "p* = 2.7482 ln M / M", "smallest fraction with val acc >= 0.95"};
+  for (double f : fractions) headers.push_back("val acc @ " + fmt(f, "%.3g"));
+  std::vector<std::vector<std::string>> rows;
+  plot::LinePlot lp;
+  lp.labels = {"final validation accuracy (mean over seeds); dashed: p*(M)", "train fraction", "val acc"};
+  lp.y_min = 0;
+  lp.y_max = 1.05;
+  lp.key = "bottom right";
+  plot::HeatMap hm;
+  hm.labels = {"final validation accuracy (mean over seeds)", "train fraction", "M"};
+  hm.value_label = "val acc";
+  for (double f : fractions) hm.x_ticks.push_back(fmt(f, "%.3g"));
+  int color = 0;
+  for (const auto& [M, by_f] : acc) {
+    const double pstar = li2_critical_fraction(M);
+    std::vector<std::string> row = {fmt(M, "%.0f"), fmt(pstar, "%.3f"), "none"};
+    plot::Series s;
+    s.label = "M = " + fmt(M, "%.0f");
+    s.color = color;
+    s.points = true;
+    std::vector<std::optional<double>> cells;
+    std::vector<std::string> texts;
+    for (double f : fractions) {
+      auto it = by_f.find(f);
+      if (it == by_f.end()) {
+        row.push_back("–");
+        cells.push_back(std::nullopt);
+        texts.push_back("");
+        continue;
+      }
+      double m = mean_of(it->second);
+      row.push_back(fmt(m, "%.3f") + (it->second.size() > 1 ? " (n=" + std::to_string(it->second.size()) + ")" : ""));
+      if (row[2] == "none" && m >= 0.95) row[2] = fmt(f, "%.3g");
+      s.x.push_back(f);
+      s.y.push_back(m);
+      cells.push_back(m);
+      texts.push_back(fmt(m, "%.2f"));
+    }
+    rows.push_back(row);
+    lp.series.push_back(s);
+    plot::Series mark;
+    mark.label = "p*(" + fmt(M, "%.0f") + ") = " + fmt(pstar, "%.3f");
+    mark.x = {pstar, pstar};
+    mark.y = {0, 1};
+    mark.color = color++;
+    mark.dashed = true;
+    lp.series.push_back(mark);
+    hm.y_ticks.push_back(fmt(M, "%.0f"));
+    hm.value.push_back(cells);
+    hm.text.push_back(texts);
+  }
+  std::string md = "## Final validation accuracy over M and train fraction\n\n" + md_table(headers, rows);
+  if (!lp.series.empty()) {
+    md += embed(plot::line_plot(plots, "pstar-lines", lp), "val acc vs train fraction, p* dashed");
+    md += embed(plot::heat_map(plots, "pstar-heat", hm), "val acc heat map");
+  }
+  return md;
+}
+
+// ---- (c) optimizers at small hidden width K: test loss and coverage vs K.
+std::string report_li2_width(const std::vector<RunData>& runs, const std::string& plots) {
+  double M = kNaN;
+  // optimizer -> K -> final values per seed
+  std::map<std::string, std::map<double, std::vector<double>>> loss, coverage, acc;
+  std::vector<std::string> order;
+  for (const RunData& r : runs) {
+    if (!r.done) continue;
+    M = num(r.summary, {"config", "task", "p"});
+    const std::string opt = axis_text(r, "opt");
+    if (std::find(order.begin(), order.end(), opt) == order.end()) order.push_back(opt);
+    const double K = num(r.summary, {"config", "model", "two_layer", "hidden"});
+    const json& last = r.metrics.empty() ? json::object() : r.metrics.back();
+    loss[opt][K].push_back(num(r.summary, {"final", "val_loss"}));
+    acc[opt][K].push_back(num(r.summary, {"final", "val_acc"}));
+    coverage[opt][K].push_back(num(last, {"li2", "fourier", "coverage"}));
+  }
+  const double half = std::floor((M - 1) / 2);
+  std::vector<std::vector<std::string>> rows;
+  plot::LinePlot lp, cp;
+  lp.labels = {"final test loss vs hidden width K (dashed: K = (M-1)/2)", "K", "val loss"};
+  lp.log_y = true;
+  lp.key = "top right";
+  cp.labels = {"final Fourier coverage vs hidden width K (dashed: K = (M-1)/2)", "K", "coverage"};
+  cp.y_min = 0;
+  cp.y_max = 1.05;
+  int color = 0;
+  double lo = 1e300, hi = -1e300;
+  for (const std::string& opt : order) {
+    plot::Series ls, cs;
+    ls.label = cs.label = opt;
+    ls.color = cs.color = color++;
+    ls.points = cs.points = true;
+    for (const auto& [K, v] : loss[opt]) {
+      const double l = mean_of(v), c = mean_of(coverage[opt][K]);
+      rows.push_back({opt, fmt(K, "%.0f"), std::to_string(v.size()), fmt(l), fmt(mean_of(acc[opt][K]), "%.3f"),
+                      fmt(c, "%.3f")});
+      ls.x.push_back(K);
+      ls.y.push_back(l);
+      cs.x.push_back(K);
+      cs.y.push_back(c);
+      lo = std::min(lo, l);
+      hi = std::max(hi, l);
+    }
+    lp.series.push_back(ls);
+    cp.series.push_back(cs);
+  }
+  std::string md = "M = " + fmt(M, "%.0f") + ", (M-1)/2 = " + fmt(half, "%.0f") + " frequencies.\n\n" +
+                   md_table({"optimizer", "K", "seeds", "val loss (mean)", "val acc (mean)", "coverage (mean)"}, rows);
+  if (!lp.series.empty()) {
+    plot::Series mark;
+    mark.label = "K = (M-1)/2";
+    mark.x = {half, half};
+    mark.dashed = true;
+    mark.color = color;
+    mark.y = {lo > 0 ? lo : 1e-6, hi > 0 ? hi : 1};
+    lp.series.push_back(mark);
+    mark.y = {0, 1};
+    cp.series.push_back(mark);
+    md += embed(plot::line_plot(plots, "width-loss", lp), "test loss vs K");
+    md += embed(plot::line_plot(plots, "width-coverage", cp), "coverage vs K");
+  }
+  return md;
+}
+
+// ---- representation metrics of the last evaluation, per optimizer.
+std::string report_representation(const std::vector<RunData>& runs, const std::string& /*plots*/) {
+  std::vector<std::vector<std::string>> summary_rows, layer_rows;
+  std::vector<std::string> noise_headers;
+  for (const RunData& r : runs) {
+    if (!r.done || r.metrics.empty() || !r.metrics.back().contains("representation")) continue;
+    const json& rep = r.metrics.back()["representation"];
+    const std::string name = axis_text(r, "opt") + (axis_text(r, "train.seed").empty() ? "" : " seed " + axis_text(r, "train.seed"));
+    std::vector<std::string> row = {name, fmt(num(r.summary, {"steps"}), "%.0f"), epoch_text(r.summary, "grokking_epoch"),
+                                    fmt(num(rep, {"val_acc"}), "%.3f"), fmt(num(rep, {"margin_mean"})),
+                                    fmt(num(rep, {"margin_normalized_mean"}))};
+    noise_headers.clear();
+    for (const json& n : rep["noise"]) {
+      noise_headers.push_back("val acc, noise σ=" + fmt(num(n, {"sigma"}), "%.2g"));
+      row.push_back(fmt(num(n, {"val_acc"}), "%.3f"));
+    }
+    summary_rows.push_back(row);
+    for (const json& l : rep["layers"])
+      layer_rows.push_back({name, l["name"].get<std::string>(), fmt(num(l, {"dim"}), "%.0f"),
+                            fmt(num(l, {"probe_acc"}), "%.3f"), fmt(num(l, {"erank_energy"}), "%.2f"),
+                            fmt(num(l, {"erank_nuclear"}), "%.2f")});
+  }
+  std::vector<std::string> headers = {"run", "steps", "grokked", "val acc", "margin", "margin / ‖z‖"};
+  headers.insert(headers.end(), noise_headers.begin(), noise_headers.end());
+  return "## Per run (last evaluation)\n\nmargin: mean over validation rows of z_y - max_{j≠y} z_j; "
+         "margin / ‖z‖: the same divided per row by the L2 norm of the logit vector. Noise: N(0, (σ·rms)²) added "
+         "to the input embedding, mean accuracy of 3 draws.\n\n" +
+         md_table(headers, summary_rows) +
+         "## Per layer\n\nprobe: ridge regression (λ = 1e-3 relative) on standardized states, fit on the first half "
+         "of the validation rows, accuracy on the second half. Effective ranks of the uncentred validation-set "
+         "states (float64 SVD): energy uses q = σ²/Σσ², nuclear q = σ/Σσ.\n\n" +
+         md_table({"run", "layer", "dim", "probe acc", "erank (energy)", "erank (nuclear)"}, layer_rows);
+}
+
+}  // namespace
+
+double li2_critical_fraction(double M) { return 2.7482 * std::log(M) / M; }
+
+const std::vector<ExperimentInfo>& experiments() {
+  static const std::vector<ExperimentInfo> list = {
+      {"li2-wd", "specs/sweeps/li2-wd.json",
+       "Li2 (a): the 2-layer net groks only with weight decay > 0; energy, coverage and weight change over training"},
+      {"li2-pstar", "specs/sweeps/li2-pstar.json",
+       "Li2 (b): test accuracy over group size M and train fraction, against p* = 2.7482 ln M / M"},
+      {"li2-width", "specs/sweeps/li2-width.json",
+       "Li2 (c): Adam vs Muon vs SGD at small hidden width K: test loss and Fourier coverage against K"},
+      {"representation", "specs/sweeps/representation.json",
+       "AdamW vs Muon vs SGD at the same step budget: probes, margins, effective ranks, noise robustness"},
+      {"stable-lr", "specs/experiments/stable-lr.json",
+       "Muon vs SGD: largest stable learning rate next to the curvature-predicted threshold (runtime/analysis_stability.h)"},
+  };
+  return list;
+}
+
+const ExperimentInfo& find_experiment(const std::string& name) {
+  std::vector<std::string> names;
+  for (const ExperimentInfo& e : experiments()) {
+    if (e.name == name) return e;
+    names.push_back(e.name);
+  }
+  std::string guess = closest_name(name, names), all;
+  for (const std::string& n : names) all += (all.empty() ? "" : ", ") + n;
+  throw Error("unknown experiment '" + name + "'" + (guess.empty() ? "" : "; did you mean '" + guess + "'?") +
+                  " known: " + all,
+              ExitCode::Usage);
+}
+
+std::string write_experiment_report(const ExperimentInfo& experiment, const Sweep& sweep, const std::string& out_dir) {
+  std::vector<RunData> runs = load_runs(sweep, out_dir);
+  const std::string plots = (fs::path(out_dir) / "plots").string();
+  fs::create_directories(plots);
+  size_t done = 0;
+  for (const RunData& r : runs) done += r.done;
+  std::string md = "# " + experiment.name + "\n\n" + experiment.what + ".\n\nSweep `" + sweep.source + "` (" +
+                   std::to_string(done) + " of " + std::to_string(runs.size()) + " points done), results in `" +
+                   out_dir + "/results.jsonl`. Definitions: docs/experiments.md.\n" + missing_note(runs) + "\n";
+  if (experiment.name == "li2-wd") md += report_li2_wd(runs, plots);
+  if (experiment.name == "li2-pstar") md += report_li2_pstar(runs, plots);
+  if (experiment.name == "li2-width") md += report_li2_width(runs, plots);
+  if (experiment.name == "representation") md += report_representation(runs, plots);
+  const fs::path path = fs::path(out_dir) / "report.md";
+  std::ofstream f(path);
+  f << md;
+  if (!f) throw Error("cannot write " + path.string(), ExitCode::Io);
+  return path.string();
+}
+
+}  // namespace grokjit::runtime

@@ -1,0 +1,74 @@
+// `grokjit report`: reads the results rows `grokjit sweep` writes (one JSON
+// object per line; docs/sweeps.md, "Results rows"), merges shards, groups the
+// runs (task x output x optimizer by default), and writes report.md,
+// report.json and plots. docs/report.md describes the output and the
+// statistics.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/plot.h"
+
+namespace grokjit::runtime::report {
+
+// One run, as read from a results file.
+struct Run {
+  std::string id;
+  nlohmann::json row;     // the whole row
+  std::string source;     // "FILE:LINE" of the row kept
+  // Derived from the row:
+  nlohmann::json config;  // summary.config, or the row's "config" for a failed run
+  bool grokked = false;
+  bool diverged = false;  // a row with "failure" and no summary: never groks
+  double time = 0;        // the grokking epoch, or the epoch it was censored at
+  int64_t cap = 0;        // the epoch cap (train.max_epochs)
+};
+
+struct Loaded {
+  std::vector<Run> runs;             // first occurrence of each id, in file order
+  std::vector<std::string> warnings; // skipped lines, duplicates counted once
+  std::vector<std::string> files;
+  size_t lines = 0;                  // non-empty lines read
+  size_t duplicates = 0;             // rows whose id came before with the same result
+};
+
+// Reads and merges results files. A line that is not a complete row (bad
+// JSON, no id, no summary) is skipped with a warning naming FILE:LINE. A
+// repeated id whose row agrees with the first (ignoring when it finished and
+// the wall-clock figures) counts once; one that disagrees is an Error
+// (ExitCode::Usage) naming both FILE:LINE. A missing or unreadable file is
+// ExitCode::Io; no rows at all is ExitCode::Usage.
+Loaded load_results(const std::vector<std::string>& paths);
+
+// The value at a dotted path ("task.kind") in a run's config, or a
+// "point.AXIS" value of its row; nullptr when absent.
+const nlohmann::json* field(const Run& run, const std::string& path);
+
+struct Options {
+  std::vector<std::string> results;   // results files (at least one)
+  std::string out;                    // "" = report/ next to the first results file
+  // Grouping fields (dotted config paths, or point.AXIS). The last one is
+  // compared pairwise (Welch, log-rank) within each combination of the others.
+  std::vector<std::string> by = {"task.kind", "model.output", "optimizer.kind"};
+  std::string curves = "auto";        // "auto", "none" or comma-separated run ids
+  bool plots = true;
+  plot::Options plot;
+};
+
+struct Written {
+  std::string dir, markdown_path, json_path;
+  std::string markdown;               // report.md's text
+  nlohmann::json json;                // report.json's object
+  std::vector<std::string> warnings;  // also listed in the report
+  std::vector<std::string> plots;     // files drawn (svg and png)
+};
+
+// Loads, analyses and writes DIR/report.md, DIR/report.json and DIR/plots/.
+// Without gnuplot the report is still written: the plots' .dat/.gp files are
+// there, a warning says why no image was drawn.
+Written write_report(const Options& options);
+
+}  // namespace grokjit::runtime::report

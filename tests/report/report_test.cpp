@@ -1,0 +1,577 @@
+// `grokjit report` on results files the tests write themselves, with known
+// grokking epochs: the expected counts, medians and quartiles below are
+// worked out by hand from the fixture (comments show the arithmetic), not
+// by the code under test. Also: shard merging, duplicates, corrupt lines,
+// plots, and the command line.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/app.h"
+#include "ir/error.h"
+#include "runtime/plot.h"
+#include "runtime/report.h"
+#include "runtime/stats.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace rep = grokjit::runtime::report;
+using nlohmann::json;
+
+constexpr int kCap = 200;
+
+// One results row as `grokjit sweep` writes it (docs/sweeps.md); `grok` < 0:
+// censored at the cap.
+json row(const std::string& id, const std::string& task, const std::string& output, const std::string& opt,
+         int grok, json point = json::object()) {
+  json config{{"name", id},
+              {"task", {{"kind", task}, {"p", 97}}},
+              {"model", {{"output", output}}},
+              {"optimizer", {{"kind", opt}}},
+              {"train", {{"max_epochs", kCap}, {"seed", 0}}}};
+  json summary{{"name", id},
+               {"grokking_epoch", grok >= 0 ? json(grok) : json(nullptr)},
+               {"memorization_epoch", 10},
+               {"censored", grok < 0},
+               {"interrupted", false},
+               {"epochs_run", grok >= 0 ? grok : kCap},
+               {"criterion", {{"cap", kCap}, {"grok_threshold", 0.95}, {"memorize_threshold", 0.99}}},
+               {"final", {{"val_acc", grok >= 0 ? 0.96 : 0.3}, {"step_ms", 1.5}, {"epoch_s", 0.1}}},
+               {"wall_seconds", 12.5},
+               {"step_ms_median", 1.5},
+               {"config", config}};
+  return {{"id", id},
+          {"sweep", "fixture"},
+          {"point", point},
+          {"out_dir", "runs/" + id},
+          {"finished_at", "2026-11-23T15:00:00Z"},
+          {"grokjit_version", "0.1.0"},
+          {"summary", summary}};
+}
+
+// A run whose loss diverged: no summary, its config and a failure.
+json diverged_row(const std::string& id, const std::string& task, const std::string& output, const std::string& opt) {
+  json r = row(id, task, output, opt, -1);
+  r["config"] = r["summary"]["config"];
+  r["summary"] = nullptr;
+  r["failure"] = {{"kind", "diverged"}, {"exit_code", 4}, {"message", "loss is NaN at epoch 7"}};
+  return r;
+}
+
+// The fixture: grokking epochs per task/output/optimizer (-1 = censored at 200).
+//   add/softmax/adamw:   150 120 180 100 -1
+//   add/softmax/muon:     90 100 110  95
+//   add/stablemax/adamw:  -1  -1  -1
+//   add/stablemax/muon:   60 + one diverged run
+std::vector<json> fixture_rows() {
+  std::vector<json> rows;
+  int i = 0;
+  auto add = [&](const std::string& output, const std::string& opt, std::vector<int> epochs) {
+    for (int e : epochs) rows.push_back(row("r" + std::to_string(i++), "add", output, opt, e));
+  };
+  add("softmax", "adamw", {150, 120, 180, 100, -1});
+  add("softmax", "muon", {90, 100, 110, 95});
+  add("stablemax", "adamw", {-1, -1, -1});
+  add("stablemax", "muon", {60});
+  rows.push_back(diverged_row("r" + std::to_string(i++), "add", "stablemax", "muon"));
+  return rows;
+}
+
+// The rows of the first Markdown table after `heading`, as header -> cell.
+std::vector<std::map<std::string, std::string>> md_table(const std::string& md, const std::string& heading) {
+  size_t at = md.find("\n" + heading + "\n");
+  EXPECT_NE(at, std::string::npos) << "no section '" << heading << "' in:\n" << md;
+  if (at == std::string::npos) return {};
+  std::istringstream in(md.substr(at + heading.size() + 2));
+  auto cells = [](const std::string& line) {
+    std::vector<std::string> out;
+    std::string cell;
+    for (size_t i = 1; i < line.size(); ++i) {
+      if (line[i] == '|' && line[i - 1] != '\\') {
+        size_t b = cell.find_first_not_of(' '), e = cell.find_last_not_of(' ');
+        out.push_back(b == std::string::npos ? "" : cell.substr(b, e - b + 1));
+        cell.clear();
+      } else {
+        cell += line[i];
+      }
+    }
+    return out;
+  };
+  std::string line;
+  std::vector<std::string> header;
+  std::vector<std::map<std::string, std::string>> rows;
+  while (std::getline(in, line)) {
+    if (line.rfind("## ", 0) == 0) break;
+    if (line.empty() || line[0] != '|') {
+      if (!header.empty()) break;
+      continue;
+    }
+    if (header.empty()) {
+      header = cells(line);
+      std::getline(in, line);  // |---|
+      continue;
+    }
+    std::vector<std::string> c = cells(line);
+    std::map<std::string, std::string> r;
+    for (size_t i = 0; i < header.size() && i < c.size(); ++i) r[header[i]] = c[i];
+    rows.push_back(r);
+  }
+  return rows;
+}
+
+class ReportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("grokjit_test_report_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  std::string write(const std::string& name, const std::vector<json>& rows, const std::string& extra_line = "",
+                    size_t extra_at = 0) {
+    std::string path = (dir_ / name).string();
+    std::ofstream f(path);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (!extra_line.empty() && i == extra_at) f << extra_line << "\n";
+      f << rows[i].dump() << "\n";
+    }
+    return path;
+  }
+  rep::Written report(const std::vector<std::string>& files, const std::string& out = "", bool plots = false) {
+    rep::Options o;
+    o.results = files;
+    o.out = out.empty() ? (dir_ / "report").string() : out;
+    o.plots = plots;
+    o.curves = "none";
+    return rep::write_report(o);
+  }
+  static std::string read(const fs::path& p) {
+    std::ifstream f(p);
+    std::stringstream s;
+    s << f.rdbuf();
+    return s.str();
+  }
+  fs::path dir_;
+};
+
+const std::map<std::string, std::string>* find_row(const std::vector<std::map<std::string, std::string>>& rows,
+                                                   const std::map<std::string, std::string>& key) {
+  for (const auto& r : rows) {
+    bool all = true;
+    for (const auto& [k, v] : key) all = all && r.count(k) && r.at(k) == v;
+    if (all) return &r;
+  }
+  return nullptr;
+}
+
+TEST_F(ReportTest, GroupsTableHasTheFixturesCounts) {
+  rep::Written w = report({write("results.jsonl", fixture_rows())});
+  EXPECT_TRUE(fs::exists(w.markdown_path));
+  EXPECT_TRUE(fs::exists(w.json_path));
+  EXPECT_EQ(read(w.markdown_path), w.markdown);
+  auto rows = md_table(w.markdown, "## Groups");
+  ASSERT_EQ(rows.size(), 4u);
+
+  // add/softmax/adamw: grokked 100 120 150 180, one censored.
+  // mean 550/4 = 137.5; type-7 Q1 = 100 + 0.75*20 = 115, median 135, Q3 = 150 + 0.25*30 = 157.5, IQR 42.5.
+  // KM: S(100) = 4/5, S(120) = 3/5, S(150) = 2/5 <= 0.5 -> median 150.
+  auto* r = find_row(rows, {{"task.kind", "add"}, {"model.output", "softmax"}, {"optimizer.kind", "adamw"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->at("runs"), "5");
+  EXPECT_EQ(r->at("grokked"), "4");
+  EXPECT_EQ(r->at("censored"), "1");
+  EXPECT_EQ(r->at("diverged"), "0");
+  EXPECT_EQ(r->at("mean"), "137.5");
+  EXPECT_EQ(r->at("median"), "135");
+  EXPECT_EQ(r->at("Q1"), "115");
+  EXPECT_EQ(r->at("Q3"), "157.5");
+  EXPECT_EQ(r->at("IQR"), "42.5");
+  EXPECT_EQ(r->at("KM median"), "150");
+  EXPECT_EQ(r->at("cap"), "200");
+
+  // add/softmax/muon: 90 95 100 110: mean 98.75 (printed 98.8), median 97.5; KM S(95) = 2/4 -> 95.
+  r = find_row(rows, {{"model.output", "softmax"}, {"optimizer.kind", "muon"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->at("runs"), "4");
+  EXPECT_EQ(r->at("censored"), "0");
+  EXPECT_EQ(r->at("median"), "97.5");
+  EXPECT_EQ(r->at("KM median"), "95");
+
+  // add/stablemax/adamw: all censored: no grokked statistics, KM median not reached.
+  r = find_row(rows, {{"model.output", "stablemax"}, {"optimizer.kind", "adamw"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->at("runs"), "3");
+  EXPECT_EQ(r->at("grokked"), "0");
+  EXPECT_EQ(r->at("censored"), "3");
+  EXPECT_EQ(r->at("mean"), "n/a");
+  EXPECT_EQ(r->at("KM median"), "not reached (> 200)");
+
+  // add/stablemax/muon: 60 and a diverged run, counted as censored at the cap, never dropped.
+  // KM: S(60) = 1/2 -> median 60.
+  r = find_row(rows, {{"model.output", "stablemax"}, {"optimizer.kind", "muon"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->at("runs"), "2");
+  EXPECT_EQ(r->at("grokked"), "1");
+  EXPECT_EQ(r->at("censored"), "1");
+  EXPECT_EQ(r->at("diverged"), "1");
+  EXPECT_EQ(r->at("KM median"), "60");
+
+  // The explicit line on censoring.
+  EXPECT_NE(w.markdown.find("## How censored runs are treated"), std::string::npos);
+  EXPECT_NE(w.markdown.find("val_acc >= 0.95 at or after train_acc >= 0.99"), std::string::npos);
+  EXPECT_NE(w.markdown.find("never dropped"), std::string::npos);
+  // report.json agrees with the table.
+  ASSERT_EQ(w.json["groups"].size(), 4u);
+  EXPECT_EQ(w.json["groups"][0]["key"]["optimizer.kind"], "adamw");
+  EXPECT_EQ(w.json["groups"][0]["grokking_epoch"]["q3"], 157.5);
+  EXPECT_EQ(w.json["groups"][0]["km_median"], 150);
+  EXPECT_TRUE(w.json["groups"][2]["km_median"].is_null());
+}
+
+TEST_F(ReportTest, ComparisonsPerTaskAndOutput) {
+  rep::Written w = report({write("results.jsonl", fixture_rows())});
+  auto rows = md_table(w.markdown, "## Comparisons of optimizer.kind within each task.kind x model.output");
+  ASSERT_EQ(rows.size(), 2u);
+  auto* r = find_row(rows, {{"model.output", "softmax"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->at("A"), "adamw");
+  EXPECT_EQ(r->at("B"), "muon");
+  EXPECT_EQ(r->at("runs A/B"), "5/4");
+  EXPECT_EQ(r->at("grokked A/B"), "4/4");
+  // The statistics are runtime/stats' (tested against SciPy in stats_test.cpp), on the grokked epochs.
+  std::vector<double> a = {150, 120, 180, 100}, b = {90, 100, 110, 95};
+  grokjit::runtime::stats::TTest t = grokjit::runtime::stats::welch_t_test(a, b);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", t.t);
+  EXPECT_EQ(r->at("Welch t"), buf);
+  std::snprintf(buf, sizeof buf, "%.2f", grokjit::runtime::stats::cohens_d(a, b));
+  EXPECT_EQ(r->at("Cohen's d"), buf);
+  EXPECT_NE(r->at("log-rank p"), "n/a");
+  // stablemax: AdamW never grokked: no t-test (said why), but a log-rank test.
+  r = find_row(rows, {{"model.output", "stablemax"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->at("Welch t"), "n/a");
+  EXPECT_NE(r->at("log-rank chi2"), "n/a");
+  EXPECT_NE(w.markdown.find("add/stablemax: adamw vs muon: no t-test: needs at least 2 values per group (have 0 and 1)"),
+            std::string::npos)
+      << w.markdown;
+  const json& c = w.json["comparisons"][0];
+  EXPECT_EQ(c["stratum"]["model.output"], "softmax");
+  EXPECT_NEAR(c["welch"]["t"].get<double>(), t.t, 1e-12);
+}
+
+TEST_F(ReportTest, PooledComparisonSideBySideWithThePaper) {
+  rep::Written w = report({write("results.jsonl", fixture_rows())});
+  auto rows = md_table(w.markdown, "## Pooled comparison, as in the paper: AdamW vs Muon");
+  ASSERT_EQ(rows.size(), 3u);
+  auto* paper = find_row(rows, {{"source", "**paper** (published)"}});
+  ASSERT_TRUE(paper);
+  EXPECT_EQ(paper->at("mean AdamW"), "153.09");
+  EXPECT_EQ(paper->at("mean Muon"), "102.89");
+  EXPECT_EQ(paper->at("t"), "5.0175");
+  // Ours: AdamW 5 + 3 runs, 4 grokked, mean 137.5; Muon 4 + 2 runs, 5 grokked: (90+100+110+95+60)/5 = 91.
+  for (const char* source : {"ours, Student (pooled variance)", "ours, Welch"}) {
+    auto* r = find_row(rows, {{"source", source}});
+    ASSERT_TRUE(r) << source;
+    EXPECT_EQ(r->at("runs AdamW/Muon"), "8/6");
+    EXPECT_EQ(r->at("grokked AdamW/Muon"), "4/5");
+    EXPECT_EQ(r->at("mean AdamW"), "137.50");
+    EXPECT_EQ(r->at("mean Muon"), "91.00");
+  }
+  // Pooled KM medians: AdamW 100 120 150 180 + 4 censored at 200: S(180) = 4/8 -> 180.
+  // Muon 60 90 95 100 110 + 1 censored: S(90) = 4/6, S(95) = 3/6 -> 95.
+  EXPECT_EQ(find_row(rows, {{"source", "ours, Welch"}})->at("KM median AdamW/Muon"), "180 / 95");
+  EXPECT_EQ(w.json["pooled"]["student"]["df"], 7);  // 4 + 5 - 2
+  EXPECT_NE(w.markdown.find("does not follow from its t"), std::string::npos);
+}
+
+TEST_F(ReportTest, ShardsMergeToTheSameReport) {
+  std::vector<json> all = fixture_rows();
+  std::vector<json> s0, s1;
+  for (size_t i = 0; i < all.size(); ++i) (i % 2 ? s1 : s0).push_back(all[i]);
+  // A run both shards finished (a resubmitted array task): same result, other
+  // finishing time and wall clock: counted once.
+  json again = all[3];
+  again["finished_at"] = "2026-11-24T09:00:00Z";
+  again["summary"]["wall_seconds"] = 99.0;
+  again["out_dir"] = "elsewhere/r3";
+  s0.push_back(again);
+  rep::Written merged = report({write("shard0.jsonl", s0), write("shard1.jsonl", s1)}, (dir_ / "m").string());
+  rep::Written single = report({write("results.jsonl", all)}, (dir_ / "s").string());
+  for (const char* key : {"groups", "comparisons", "pooled", "censoring"})
+    EXPECT_EQ(merged.json[key], single.json[key]) << key;
+  EXPECT_EQ(merged.json["inputs"]["runs"], all.size());
+  EXPECT_EQ(merged.json["inputs"]["duplicates"], 1);
+  EXPECT_NE(merged.markdown.find("1 duplicate rows counted once"), std::string::npos);
+  // The Markdown tables match too (only the inputs line differs).
+  auto tail = [](const std::string& md) { return md.substr(md.find("## How censored")); };
+  EXPECT_EQ(tail(merged.markdown), tail(single.markdown));
+}
+
+TEST_F(ReportTest, ConflictingDuplicatesAreAnErrorNamingBothLines) {
+  std::vector<json> rows = fixture_rows();
+  json other = rows[1];
+  other["summary"]["grokking_epoch"] = 121;
+  std::string a = write("a.jsonl", rows), b = write("b.jsonl", {rows[0], other});
+  try {
+    report({a, b});
+    FAIL() << "no error";
+  } catch (const grokjit::Error& e) {
+    EXPECT_EQ(e.code(), grokjit::ExitCode::Usage);
+    std::string m = e.what();
+    EXPECT_NE(m.find("run 'r1'"), std::string::npos) << m;
+    EXPECT_NE(m.find(a + ":2"), std::string::npos) << m;
+    EXPECT_NE(m.find(b + ":2"), std::string::npos) << m;
+    EXPECT_NE(m.find("/summary/grokking_epoch (120 vs 121)"), std::string::npos) << m;
+  }
+}
+
+TEST_F(ReportTest, CorruptLinesAreSkippedWithAWarning) {
+  std::vector<json> rows = fixture_rows();
+  std::string cut = rows[0].dump().substr(0, 40);  // a write cut short
+  std::string path = write("results.jsonl", rows, cut, 2);
+  // Also a complete JSON object that is not a row.
+  std::ofstream(path, std::ios::app) << "{\"id\": \"x\"}\n\n";
+  rep::Written w = report({path});
+  EXPECT_EQ(w.json["inputs"]["runs"], rows.size());
+  ASSERT_EQ(w.warnings.size(), 2u);
+  EXPECT_NE(w.warnings[0].find(path + ":3: skipped"), std::string::npos) << w.warnings[0];
+  EXPECT_NE(w.warnings[0].find("not valid JSON"), std::string::npos) << w.warnings[0];
+  EXPECT_NE(w.warnings[1].find(path + ":" + std::to_string(rows.size() + 2) + ": skipped"), std::string::npos)
+      << w.warnings[1];
+  EXPECT_NE(w.warnings[1].find("no \"summary\""), std::string::npos) << w.warnings[1];
+  EXPECT_NE(w.markdown.find("## Warnings"), std::string::npos);
+}
+
+TEST_F(ReportTest, RunStoppedBeforeItsCapIsCensoredWhereItStopped) {
+  // Grokked at 10 and 20, and one run that stopped un-grokked at epoch 5 of 200.
+  // Censored at 5: at risk at 10 are 2 runs, S(10) = 1/2 -> KM median 10.
+  // (Censored at the cap instead it would be S(10) = 2/3, S(20) = 1/3 -> 20.)
+  json stopped = row("c", "add", "softmax", "adamw", -1);
+  stopped["summary"]["epochs_run"] = 5;
+  stopped["summary"]["interrupted"] = true;
+  rep::Written w = report({write("results.jsonl", {row("a", "add", "softmax", "adamw", 10),
+                                                   row("b", "add", "softmax", "adamw", 20), stopped})});
+  auto groups = md_table(w.markdown, "## Groups");
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_EQ(groups[0].at("censored"), "1");
+  EXPECT_EQ(groups[0].at("KM median"), "10");
+  ASSERT_EQ(w.warnings.size(), 1u);
+  EXPECT_NE(w.warnings[0].find(":3: run 'c' stopped at epoch 5 before its cap 200"), std::string::npos)
+      << w.warnings[0];
+}
+
+TEST_F(ReportTest, BadInputErrors) {
+  auto code_of = [&](auto fn) {
+    try {
+      fn();
+    } catch (const grokjit::Error& e) {
+      return e.code();
+    }
+    return grokjit::ExitCode::Ok;
+  };
+  EXPECT_EQ(code_of([&] { report({(dir_ / "missing.jsonl").string()}); }), grokjit::ExitCode::Io);
+  std::string empty = write("empty.jsonl", {});
+  EXPECT_EQ(code_of([&] { report({empty}); }), grokjit::ExitCode::Usage);
+  std::string good = write("results.jsonl", fixture_rows());
+  rep::Options o;
+  o.results = {good};
+  o.out = (dir_ / "r").string();
+  o.plots = false;
+  o.by = {"task.kind", "optimizer.kindd"};
+  try {
+    rep::write_report(o);
+    FAIL() << "no error for --by optimizer.kindd";
+  } catch (const grokjit::Error& e) {
+    EXPECT_EQ(e.code(), grokjit::ExitCode::Usage);
+    EXPECT_NE(std::string(e.what()).find("--by optimizer.kindd: no run has this field"), std::string::npos) << e.what();
+  }
+  o.by = {"optimizer.kind"};
+  o.plots = true;
+  o.curves = "r0,nope";
+  try {
+    rep::write_report(o);
+    FAIL() << "no error for --curves nope";
+  } catch (const grokjit::Error& e) {
+    EXPECT_EQ(e.code(), grokjit::ExitCode::Usage);
+    EXPECT_NE(std::string(e.what()).find("--curves: no run with id 'nope'"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(ReportTest, ByOtherFieldsAndPointAxes) {
+  std::vector<json> rows;
+  // Seeds 0 and 1 of lr 0.001 and 0.01, one optimizer: grouping by point.lr.
+  rows.push_back(row("a", "add", "softmax", "adamw", 100, {{"lr", 0.001}}));
+  rows.push_back(row("b", "add", "softmax", "adamw", 120, {{"lr", 0.001}}));
+  rows.push_back(row("c", "add", "softmax", "adamw", 50, {{"lr", 0.01}}));
+  rows.push_back(row("d", "add", "softmax", "adamw", -1, {{"lr", 0.01}}));
+  rep::Options o;
+  o.results = {write("results.jsonl", rows)};
+  o.out = (dir_ / "r").string();
+  o.plots = false;
+  o.by = {"point.lr"};
+  rep::Written w = rep::write_report(o);
+  auto groups = md_table(w.markdown, "## Groups");
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_EQ(groups[0].at("point.lr"), "0.001");
+  EXPECT_EQ(groups[0].at("median"), "110");
+  EXPECT_EQ(groups[1].at("censored"), "1");
+  auto cmp = md_table(w.markdown, "## Comparisons of point.lr");
+  ASSERT_EQ(cmp.size(), 1u);
+  EXPECT_EQ(cmp[0].at("A"), "0.001");
+  EXPECT_EQ(cmp[0].at("B"), "0.01");
+  // The default grouping pools the lr axis and says so.
+  o.by = rep::Options{}.by;
+  w = rep::write_report(o);
+  EXPECT_NE(w.markdown.find("Groups pool runs that differ in the sweep axes lr"), std::string::npos) << w.markdown;
+  // No adamw-vs-muon pair: the pooled section says why.
+  EXPECT_NE(w.markdown.find("Not available: needs runs with optimizer.kind adamw and muon; these results have adamw"),
+            std::string::npos);
+}
+
+// Plots of a fixture with accuracy curves (metrics.jsonl written here) and an lr x wd grid.
+TEST_F(ReportTest, PlotsAreDrawnAndEmbedded) {
+  if (!grokjit::runtime::plot::find_gnuplot().available) GTEST_SKIP() << "gnuplot is not installed";
+  std::vector<json> rows;
+  int i = 0;
+  // AdamW grokked at 100 120 150 180 (median run: lower median 120), Muon 90 95 100 (median 95).
+  for (auto [opt, epochs] : std::vector<std::pair<std::string, std::vector<int>>>{{"adamw", {150, 120, 180, 100}},
+                                                                                   {"muon", {90, 100, 95}}}) {
+    for (size_t k = 0; k < epochs.size(); ++k) {
+      json pt{{"lr", k % 2 ? 0.01 : 0.001}, {"wd", k < 2 ? 0.1 : 1.0}, {"train.seed", 0}};
+      json r = row(opt + std::to_string(epochs[k]), "add", "softmax", opt, epochs[k], pt);
+      r["out_dir"] = "runs/" + r["id"].get<std::string>();  // relative to the results file's folder
+      rows.push_back(r);
+      fs::create_directories(dir_ / "runs" / r["id"].get<std::string>());
+      std::ofstream m(dir_ / "runs" / r["id"].get<std::string>() / "metrics.jsonl");
+      for (int e = 1; e <= epochs[k] + 5; e += 5)
+        m << json{{"epoch", e}, {"train_acc", std::min(1.0, e / 20.0)}, {"val_acc", e >= epochs[k] ? 0.96 : 0.1}}.dump()
+          << "\n";
+    }
+    ++i;
+  }
+  rep::Options o;
+  o.results = {write("results.jsonl", rows)};  // report goes to dir_/report by default
+  rep::Written w = rep::write_report(o);
+  EXPECT_EQ(fs::path(w.dir), dir_ / "report");
+  // Box plot (one panel: softmax), curves, one heat map per optimizer.
+  for (const char* stem : {"box-softmax", "curves", "heat-add-softmax-adamw", "heat-add-softmax-muon"}) {
+    for (const char* ext : {".svg", ".png", ".gp", ".dat"}) {
+      fs::path p = dir_ / "report" / "plots" / (std::string(stem) + ext);
+      EXPECT_TRUE(fs::exists(p) && fs::file_size(p) > 0) << p;
+    }
+    EXPECT_NE(w.markdown.find(std::string("](plots/") + stem + ".svg)"), std::string::npos) << stem;
+  }
+  EXPECT_EQ(w.plots.size(), 8u);
+  ASSERT_EQ(w.json["curves"].size(), 2u);
+  EXPECT_EQ(w.json["curves"][0]["id"], "adamw120");
+  EXPECT_EQ(w.json["curves"][1]["id"], "muon95");
+  // Heat map cells: adamw lr 0.001 wd 0.1 holds only the run of epoch 150 (k = 0).
+  const json& cells = w.json["heat_maps"][0]["cells"];
+  ASSERT_EQ(cells.size(), 4u);
+  EXPECT_EQ(cells[0]["lr"], 0.001);
+  EXPECT_EQ(cells[0]["wd"], 0.1);
+  EXPECT_EQ(cells[0]["km_median"], 150);
+  // Censored runs are marked in the box plot's data (none here: the block is absent).
+  EXPECT_EQ(read(dir_ / "report" / "plots" / "box-softmax.dat").find("# censored"), std::string::npos);
+}
+
+TEST_F(ReportTest, WithoutGnuplotTheReportIsStillWritten) {
+  rep::Options o;
+  o.results = {write("results.jsonl", fixture_rows())};
+  o.out = (dir_ / "r").string();
+  o.curves = "none";
+  o.plot.gnuplot = (dir_ / "no-gnuplot").string();
+  rep::Written w = rep::write_report(o);
+  EXPECT_TRUE(w.plots.empty());
+  ASSERT_FALSE(w.warnings.empty());
+  EXPECT_NE(w.warnings[0].find("no plot images: gnuplot not found"), std::string::npos) << w.warnings[0];
+  EXPECT_NE(w.markdown.find("No images: gnuplot not found"), std::string::npos);
+  EXPECT_TRUE(fs::exists(dir_ / "r" / "plots" / "box-softmax.gp"));
+  EXPECT_TRUE(fs::exists(dir_ / "r" / "plots" / "box-stablemax.dat"));
+  EXPECT_FALSE(fs::exists(dir_ / "r" / "plots" / "box-softmax.svg"));
+  // The censored runs are in the box plot's data, apart from the grokked ones.
+  std::string dat = read(dir_ / "r" / "plots" / "box-stablemax.dat");
+  EXPECT_NE(dat.find("# censored"), std::string::npos) << dat;
+}
+
+// The command line, in-process: exit codes and what goes to stdout.
+int run_cli(std::vector<std::string> args) {
+  args.insert(args.begin(), "grokjit");
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  return grokjit::cli::run_main(static_cast<int>(argv.size()), argv.data());
+}
+
+TEST_F(ReportTest, CommandLine) {
+  std::string results = write("results.jsonl", fixture_rows());
+  std::string out = (dir_ / "cli").string();
+  EXPECT_EQ(run_cli({"report", results, "--out", out, "--no-plots", "-q"}), 0);
+  EXPECT_TRUE(fs::exists(fs::path(out) / "report.md"));
+  json j = json::parse(read(fs::path(out) / "report.json"));
+  EXPECT_EQ(j["inputs"]["runs"], 14);
+  EXPECT_EQ(run_cli({"report", results, "--out", out, "--no-plots", "-q", "--by", "optimizer.kind"}), 0);
+  j = json::parse(read(fs::path(out) / "report.json"));
+  EXPECT_EQ(j["groups"].size(), 2u);
+  EXPECT_EQ(run_cli({"report", (dir_ / "nope.jsonl").string(), "-q"}), 3);
+  EXPECT_EQ(run_cli({"report", results, "--format", "yaml"}), 2);
+  EXPECT_EQ(run_cli({"report", results, "--no-plots", "-q", "--by", "nope"}), 2);
+  EXPECT_EQ(run_cli({"report"}), 2);
+}
+
+// End to end: two real `grokjit train` runs (a tiny spec, AdamW and Muon),
+// rows written from their summary.json as the sweep writes them.
+TEST_F(ReportTest, RealRunsEndToEnd) {
+  std::string spec = (dir_ / "tiny.json").string();
+  std::ofstream(spec) << json{{"name", "tiny"},
+                              {"task", {{"kind", "add"}, {"p", 7}, {"train_fraction", 0.7}}},
+                              {"model", {{"transformer", {{"depth", 1}, {"d_model", 8}, {"heads", 2}}}}},
+                              {"optimizer", {{"kind", "adamw"}}},
+                              {"train", {{"batch_size", 16}, {"max_epochs", 3}, {"seed", 3}}}}
+                             .dump();
+  std::vector<json> rows;
+  for (const char* opt : {"adamw", "muon"}) {
+    std::string out = (dir_ / "runs" / opt).string();
+    ASSERT_EQ(run_cli({"train", spec, "--set", std::string("optimizer.kind=\"") + opt + "\"", "--out", out, "-q"}), 0);
+    json summary = json::parse(read(fs::path(out) / "summary.json"));
+    rows.push_back({{"id", std::string("tiny-") + opt},
+                    {"sweep", "e2e"},
+                    {"point", {{"optimizer.kind", opt}}},
+                    {"out_dir", out},
+                    {"finished_at", "2026-11-23T15:00:00Z"},
+                    {"grokjit_version", "0.1.0"},
+                    {"summary", summary}});
+  }
+  rep::Options o;
+  o.results = {write("results.jsonl", rows)};
+  o.plots = grokjit::runtime::plot::find_gnuplot().available;
+  rep::Written w = rep::write_report(o);
+  auto groups = md_table(w.markdown, "## Groups");
+  ASSERT_EQ(groups.size(), 2u);
+  for (const auto& g : groups) {
+    EXPECT_EQ(g.at("task.kind"), "add");
+    EXPECT_EQ(g.at("model.output"), "softmax");
+    EXPECT_EQ(g.at("runs"), "1");
+    EXPECT_EQ(g.at("cap"), "3");
+  }
+  EXPECT_EQ(groups[0].at("optimizer.kind"), "adamw");
+  EXPECT_EQ(groups[1].at("optimizer.kind"), "muon");
+  if (o.plots) {
+    // Three epochs in 3 epochs: the real metrics.jsonl feed the curves.
+    EXPECT_TRUE(fs::exists(dir_ / "report" / "plots" / "curves.svg"));
+    EXPECT_EQ(read(dir_ / "report" / "plots" / "curves.dat").find("tiny-adamw train") != std::string::npos, true);
+  }
+}
+
+}  // namespace

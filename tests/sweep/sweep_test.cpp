@@ -1,0 +1,402 @@
+// Sweeps (runtime/sweep.h) with a tiny Transformer (add mod 7, depth 1,
+// d_model 8, 4 epochs): expansion order and ids, errors naming the JSON path
+// and the point, resume after a stop and after a torn results line, shards
+// and --jobs giving the same rows as one plain run, the SLURM variables.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+
+#include "ir/error.h"
+#include "runtime/cpu_device.h"
+#include "runtime/knobs.h"
+#include "runtime/spec.h"
+#include "runtime/sweep.h"
+
+namespace grokjit::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+json tiny_spec() {
+  return {{"task", {{"kind", "add"}, {"p", 7}, {"train_fraction", 0.7}}},
+          {"model", {{"transformer", {{"depth", 1}, {"d_model", 8}, {"heads", 2}, {"dropout", 0.1}}}}},
+          {"optimizer", {{"kind", "adamw"}, {"adam", {{"lr", 0.01}}}}},
+          {"train", {{"batch_size", 16}, {"max_epochs", 4}, {"seed", 3}, {"checkpoint_every", 1}}}};
+}
+
+// 2 outputs x 2 seeds.
+json tiny_sweep() {
+  return {{"name", "tiny"},
+          {"base", tiny_spec()},
+          {"set", {{"train.max_epochs", 4}}},
+          {"grid", {{"train.seed", {1, 2}}, {"model.output", {"softmax", "stablemax"}}}}};
+}
+
+class SweepTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = fs::temp_directory_path() / ("grokjit_test_sweep_" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    fs::create_directories(root_ / "cache");
+    set_knob_override(knob::kCacheDir, (root_ / "cache").string());
+  }
+  static void TearDownTestSuite() {
+    clear_knob_overrides();
+    std::error_code ec;
+    fs::remove_all(root_, ec);
+  }
+
+  static std::string dir(const std::string& name) {
+    fs::path d = root_ / name;
+    fs::remove_all(d);
+    return d.string();
+  }
+
+  static SweepOptions options(const std::string& out, bool cpu = false) {
+    SweepOptions o;
+    o.out_dir = out;
+    o.handle_signals = false;
+    o.total_threads = 2;
+    o.make_device = [cpu](int threads) { return cpu ? make_cpu_device(threads) : make_reference_device(); };
+    return o;
+  }
+
+  // Rows by id, with the wall-clock fields taken out of the summaries.
+  static std::map<std::string, json> rows(const std::string& out) {
+    std::map<std::string, json> by_id;
+    for (const auto& [id, r] : scan_results(out).rows) {
+      json s = r.row.at("summary");
+      for (const char* key : {"wall_seconds", "step_ms_median", "compile_seconds", "device"}) s.erase(key);
+      s["final"].erase("step_ms");
+      s["final"].erase("epoch_s");
+      by_id[id] = {{"point", r.row.at("point")}, {"summary", s}};
+    }
+    return by_id;
+  }
+
+  static size_t line_count(const std::string& file) {
+    std::ifstream in(file);
+    std::string line;
+    size_t n = 0;
+    while (std::getline(in, line)) n += !line.empty();
+    return n;
+  }
+
+  static fs::path root_;
+};
+fs::path SweepTest::root_;
+
+template <typename F>
+void expect_error(F&& run, ExitCode code, const std::vector<std::string>& needles) {
+  try {
+    run();
+    ADD_FAILURE() << "expected an error containing '" << needles.front() << "'";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    for (const std::string& needle : needles)
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "missing '" << needle << "' in: " << e.what();
+  }
+}
+
+TEST_F(SweepTest, ExpandsAxesInNameOrderWithTheLastFastest) {
+  Sweep s = parse_sweep(tiny_sweep(), "tiny.json", "");
+  ASSERT_EQ(s.points.size(), 4u);
+  EXPECT_EQ(s.name, "tiny");
+  EXPECT_EQ(s.default_out, "runs/sweeps/tiny");
+  const std::vector<std::pair<std::string, int>> want = {{"softmax", 1}, {"softmax", 2}, {"stablemax", 1}, {"stablemax", 2}};
+  const std::regex id_form(R"(^(softmax|stablemax)\.seed[12]-[0-9a-f]{8}$)");
+  for (size_t i = 0; i < 4; ++i) {
+    const SweepPoint& p = s.points[i];
+    EXPECT_EQ(p.index, i);
+    EXPECT_EQ(p.point, (json{{"model.output", want[i].first}, {"train.seed", want[i].second}}));
+    EXPECT_EQ(name_of(p.config.model.output), want[i].first);
+    EXPECT_EQ(p.config.train.seed, static_cast<uint64_t>(want[i].second));
+    EXPECT_EQ(p.config.train.max_epochs, 4);
+    EXPECT_EQ(p.config.name, p.id);
+    EXPECT_TRUE(std::regex_match(p.id, id_form)) << p.id;
+    EXPECT_EQ(p.id.substr(0, p.id.size() - 9), want[i].first + ".seed" + std::to_string(want[i].second));
+  }
+}
+
+TEST_F(SweepTest, AnIdDependsOnlyOnItsPointsConfig) {
+  const Sweep full = parse_sweep(tiny_sweep(), "a.json", "");
+  // Another grid holding one of the same points, with the axes written the other way round.
+  json other = tiny_sweep();
+  other["name"] = "other";
+  other["grid"] = {{"model.output", {"stablemax"}}, {"train.seed", {2, 9}}};
+  const Sweep part = parse_sweep(other, "b.json", "");
+  EXPECT_EQ(part.points[0].id, full.points[3].id);
+  EXPECT_EQ(identity_config(part.points[0].config_json), identity_config(full.points[3].config_json));
+  // A different resolved config (here the epoch cap) gives another hash.
+  other["set"]["train.max_epochs"] = 5;
+  EXPECT_NE(parse_sweep(other, "b.json", "").points[0].id, full.points[3].id);
+  std::set<std::string> ids;
+  for (const SweepPoint& p : full.points) ids.insert(p.id);
+  EXPECT_EQ(ids.size(), 4u);
+}
+
+TEST_F(SweepTest, SpecAxisAndVariantsResolveFilesRelativeToTheSweep) {
+  const fs::path d = dir("spec_axis");
+  fs::create_directories(d / "specs");
+  json muon = tiny_spec();
+  muon["optimizer"] = {{"kind", "muon"}, {"muon", {{"lr", 0.02}}}};
+  std::ofstream(d / "specs" / "tiny-adamw.json") << tiny_spec().dump();
+  std::ofstream(d / "specs" / "tiny-muon.json") << muon.dump();
+  fs::create_directories(d / "sweeps");
+  std::ofstream(d / "sweeps" / "s.json") << json{
+      {"grid",
+       {{"spec", {"../specs/tiny-adamw.json", "../specs/tiny-muon.json"}},
+        {"wd", {{{"label", "wd0.5"}, {"value", 0.5}, {"set", {{"optimizer.adam.weight_decay", 0.5}}}},
+                {{"label", "wd2"}, {"set", {{"optimizer.adam.weight_decay", 2}}}}}}}}}.dump();
+  const Sweep s = load_sweep((d / "sweeps" / "s.json").string());
+  EXPECT_EQ(s.name, "s");
+  ASSERT_EQ(s.points.size(), 4u);
+  EXPECT_EQ(s.points[0].id.substr(0, 16), "tiny-adamw.wd0.5");
+  EXPECT_EQ(s.points[0].point, (json{{"spec", "../specs/tiny-adamw.json"}, {"wd", 0.5}}));
+  EXPECT_EQ(s.points[1].point["wd"], "wd2");  // no "value": the label
+  EXPECT_DOUBLE_EQ(s.points[1].config.optimizer.adam.weight_decay, 2.0);
+  EXPECT_EQ(name_of(s.points[2].config.optimizer.kind), "muon");
+  EXPECT_EQ(s.points[3].id.substr(0, 13), "tiny-muon.wd2");
+}
+
+TEST_F(SweepTest, GridsAreJoinedInListOrder) {
+  json j = tiny_sweep();
+  j.erase("grid");
+  j["grids"] = {{{"optimizer.adam.lr", {0.001, 0.01}}}, {{"optimizer.kind", {"sgd"}}, {"optimizer.sgd.lr", {0.1}}}};
+  const Sweep s = parse_sweep(j, "g.json", "");
+  ASSERT_EQ(s.points.size(), 3u);
+  auto labels = [](const SweepPoint& p) { return p.id.substr(0, p.id.size() - 9); };
+  EXPECT_EQ(labels(s.points[0]), "lr0.001");
+  EXPECT_EQ(labels(s.points[1]), "lr0.01");
+  EXPECT_EQ(labels(s.points[2]), "sgd.lr0.1");
+  EXPECT_EQ(name_of(s.points[2].config.optimizer.kind), "sgd");
+}
+
+TEST_F(SweepTest, BadSweepsNameTheJsonPath) {
+  auto bad = [](auto edit, const std::vector<std::string>& needles, ExitCode code = ExitCode::Usage) {
+    json j = tiny_sweep();
+    edit(j);
+    expect_error([&] { parse_sweep(j, "bad.json", ""); }, code, needles);
+  };
+  bad([](json& j) { j["grid"]["train.sed"] = {1}; },
+      {"bad.json: /grid/train.sed", "neither a spec field", "did you mean 'train.seed'"});
+  bad([](json& j) { j["grid"]["train.seed"] = json::array(); }, {"bad.json: /grid/train.seed: empty list"});
+  bad([](json& j) { j["grid"]["train.seed"] = 3; }, {"/grid/train.seed: expected a list of values"});
+  bad([](json& j) { j["grid"]["train.seed"] = {1, -1}; },
+      {"bad.json point 1 (model.output=softmax, train.seed=-1)", "/train/seed"});
+  bad([](json& j) { j["grid"]["model.output"] = {"softmax", "softmaks"}; },
+      {"point 2 (model.output=softmaks, train.seed=1)", "/model/output", "did you mean 'softmax'"});
+  bad([](json& j) { j["set"]["train.max_epoch"] = 3; }, {"bad.json: /set/train.max_epoch", "unknown key 'max_epoch'"});
+  bad([](json& j) { j["set"]["train.seed"] = 3; }, {"/grid/train.seed: sets 'train.seed', which \"set\" fixes too"});
+  bad([](json& j) { j["grd"] = json::object(); }, {"unknown key 'grd' at the top level; did you mean 'grid'? allowed: name"});
+  bad([](json& j) { j["colour"] = 1; }, {"unknown key 'colour' at the top level; allowed: name, comment"});
+  bad([](json& j) { j["grids"] = json::array(); }, {"either \"grid\"", "not both"});
+  bad([](json& j) { j["grid"]["v"] = json::array({json{{"label", "x"}}}); }, {"/grid/v", "variants"});
+  bad([](json& j) { j["grid"]["v"] = json::array({json{{"label", "x y"}, {"set", json::object()}}}); },
+      {"/grid/v/0/label"});
+  bad([](json& j) { j["grid"]["train.seed"] = {1, 1}; }, {"/grid/train.seed/1: repeats the value 1"});
+  bad([](json& j) { j["grid"]["spec"] = {"nowhere.json"}; }, {"/grid/spec", "a \"spec\" axis replaces \"base\""});
+  bad([](json& j) {
+        j.erase("base");
+        j["grid"]["spec"] = {"nowhere.json"};
+      },
+      {"bad.json: /grid/spec/0", "cannot read spec 'nowhere.json'"}, ExitCode::Io);
+  bad([](json& j) { j.erase("base"); }, {"no spec: give \"base\""});
+  bad([](json& j) { j["name"] = "a b"; }, {"/name", "not a sweep name"});
+  // Two axes that end in the same config: the grid would run it twice.
+  bad([](json& j) {
+        j["grid"] = {{"v", {{{"label", "a"}, {"set", {{"train.seed", 5}}}}, {{"label", "b"}, {"set", {{"train.seed", 5}}}}}}};
+      },
+      {"points 0 (v=a) and 1 (v=b) resolve to the same config"});
+  expect_error([] { load_sweep("/nonexistent/sweep.json"); }, ExitCode::Io, {"cannot read sweep '/nonexistent/sweep.json'"});
+}
+
+TEST_F(SweepTest, ShardsParseAndSplitRoundRobin) {
+  EXPECT_EQ(parse_shard("1/3", "--shard"), std::make_pair(1, 3));
+  for (const char* text : {"3/3", "-1/2", "1", "a/2", "0/0", "1/2/3"})
+    expect_error([&] { parse_shard(text, "--shard"); }, ExitCode::Usage, {"--shard '" + std::string(text) + "'", "0 <= i < N"});
+  const Sweep s = parse_sweep(tiny_sweep(), "t.json", "");
+  auto a = shard_points(s, 0, 3), b = shard_points(s, 1, 3), c = shard_points(s, 2, 3);
+  ASSERT_EQ(a.size() + b.size() + c.size(), 4u);
+  EXPECT_EQ(a[0]->index, 0u);
+  EXPECT_EQ(a[1]->index, 3u);
+  EXPECT_EQ(b[0]->index, 1u);
+  EXPECT_EQ(c[0]->index, 2u);
+}
+
+TEST_F(SweepTest, SlurmArrayVariablesGiveTheShard) {
+  ::unsetenv("SLURM_ARRAY_TASK_ID");
+  ::unsetenv("SLURM_ARRAY_TASK_COUNT");
+  ::unsetenv("SLURM_ARRAY_TASK_MIN");
+  std::string note;
+  EXPECT_FALSE(shard_from_slurm(&note).has_value());
+  ::setenv("SLURM_ARRAY_TASK_ID", "2", 1);
+  ::setenv("SLURM_ARRAY_TASK_COUNT", "4", 1);
+  EXPECT_EQ(shard_from_slurm(&note), std::make_optional(std::make_pair(2, 4)));
+  EXPECT_NE(note.find("shard 2/4 from SLURM_ARRAY_TASK_ID=2"), std::string::npos) << note;
+  ::setenv("SLURM_ARRAY_TASK_MIN", "1", 1);  // --array=1-4
+  EXPECT_EQ(shard_from_slurm(&note), std::make_optional(std::make_pair(1, 4)));
+  ::setenv("SLURM_ARRAY_TASK_ID", "5", 1);
+  expect_error([&] { shard_from_slurm(&note); }, ExitCode::Usage, {"SLURM_ARRAY_TASK_ID=5", "SLURM_ARRAY_TASK_COUNT=4"});
+  ::setenv("SLURM_ARRAY_TASK_ID", "x", 1);
+  expect_error([&] { shard_from_slurm(&note); }, ExitCode::Usage, {"SLURM_ARRAY_TASK_ID=x"});
+  ::unsetenv("SLURM_ARRAY_TASK_ID");
+  ::unsetenv("SLURM_ARRAY_TASK_COUNT");
+  ::unsetenv("SLURM_ARRAY_TASK_MIN");
+}
+
+// A sweep stopped during its second run resumes that run from its checkpoint
+// and ends with one row per point, the same rows as a sweep never stopped.
+TEST_F(SweepTest, AStoppedSweepResumesAndLosesNothing) {
+  const Sweep s = parse_sweep(tiny_sweep(), "tiny.json", "");
+  const std::string plain = dir("plain"), stopped = dir("stopped");
+  SweepOutcome o = run_sweep(s, options(plain));
+  EXPECT_EQ(o.trained, 4u);
+  EXPECT_FALSE(o.interrupted);
+  EXPECT_EQ(line_count(plain + "/results.jsonl"), 4u);
+
+  SweepOptions stop = options(stopped);
+  stop.after_epoch = [](const SweepPoint& p, int64_t epoch) { return !(p.index == 1 && epoch == 2); };
+  o = run_sweep(s, stop);
+  EXPECT_TRUE(o.interrupted);
+  EXPECT_EQ(o.trained, 1u);
+  EXPECT_EQ(line_count(stopped + "/results.jsonl"), 1u);
+  EXPECT_TRUE(fs::exists(fs::path(stopped) / "runs" / s.points[1].id / "checkpoint.safetensors"));
+  EXPECT_NE(describe_points(s, shard_points(s, 0, 1), stopped).find("partial"), std::string::npos);
+
+  o = run_sweep(s, options(stopped));
+  EXPECT_FALSE(o.interrupted);
+  EXPECT_EQ(o.already, 1u);
+  EXPECT_EQ(o.trained, 3u);
+  EXPECT_EQ(line_count(stopped + "/results.jsonl"), 4u);
+  EXPECT_EQ(rows(stopped), rows(plain));
+
+  // Again: nothing left to run.
+  o = run_sweep(s, options(stopped));
+  EXPECT_EQ(o.already, 4u);
+  EXPECT_EQ(o.trained, 0u);
+  EXPECT_EQ(line_count(stopped + "/results.jsonl"), 4u);
+}
+
+// Stopped after its last epoch, a run's checkpoint has nothing left to run
+// and no final metrics: the resumed sweep runs it again from the start.
+TEST_F(SweepTest, AStopAfterTheLastEpochStillGivesTheFinalMetrics) {
+  json j = tiny_sweep();
+  j["grid"] = {{"train.seed", {1}}};
+  const Sweep s = parse_sweep(j, "one.json", "");
+  const std::string plain = dir("last_plain"), stopped = dir("last_stopped");
+  run_sweep(s, options(plain));
+  SweepOptions stop = options(stopped);
+  stop.after_epoch = [](const SweepPoint&, int64_t epoch) { return epoch != 4; };
+  EXPECT_TRUE(run_sweep(s, stop).interrupted);
+  EXPECT_EQ(run_sweep(s, options(stopped)).trained, 1u);
+  EXPECT_EQ(rows(stopped), rows(plain));
+  EXPECT_EQ(rows(plain).begin()->second["summary"]["final"]["epoch"], 4);
+}
+
+// A results file whose last line a kill cut short: a warning naming file and
+// line, that run again, and the next row starts on a line of its own.
+TEST_F(SweepTest, ATornResultsLineIsReportedAndItsRunRedone) {
+  const Sweep s = parse_sweep(tiny_sweep(), "tiny.json", "");
+  const std::string out = dir("torn");
+  run_sweep(s, options(out));
+  const std::string file = out + "/results.jsonl";
+  std::vector<std::string> lines;
+  {
+    std::ifstream in(file);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+  }
+  ASSERT_EQ(lines.size(), 4u);
+  const std::string torn_id = json::parse(lines[3])["id"];
+  {
+    std::ofstream f(file, std::ios::trunc);
+    for (size_t i = 0; i < 3; ++i) f << lines[i] << "\n";
+    f << lines[3].substr(0, lines[3].size() / 2);  // no newline: cut mid-row
+  }
+  ResultsScan scan = scan_results(out);
+  ASSERT_EQ(scan.warnings.size(), 1u);
+  EXPECT_NE(scan.warnings[0].find(file + ":4: ignoring"), std::string::npos) << scan.warnings[0];
+  EXPECT_EQ(scan.rows.size(), 3u);
+
+  std::vector<std::string> logged;
+  SweepOptions o = options(out);
+  o.log = [&](const std::string& line) { logged.push_back(line); };
+  // Its run finished before the kill: the row comes from its summary.json.
+  SweepOutcome outcome = run_sweep(s, o);
+  EXPECT_EQ(outcome.adopted, 1u);
+  EXPECT_EQ(outcome.trained, 0u);
+  scan = scan_results(out);
+  EXPECT_EQ(scan.rows.size(), 4u);
+  EXPECT_TRUE(scan.rows.count(torn_id));
+  EXPECT_EQ(scan.rows.at(torn_id).line, 5u);  // after the torn line, not glued to it
+  bool warned = false;
+  for (const std::string& l : logged) warned |= l.find("warning: " + file + ":4:") != std::string::npos;
+  EXPECT_TRUE(warned);
+
+  // Merging writes a clean file: 4 rows, grid order.
+  std::vector<std::string> messages;
+  EXPECT_EQ(merge_results(s, out, &messages), 0u);
+  EXPECT_EQ(line_count(file), 4u);
+  EXPECT_TRUE(scan_results(out).warnings.empty());
+  EXPECT_EQ(scan_results(out).rows.begin()->second.row["sweep"], "tiny");
+}
+
+TEST_F(SweepTest, ARowOfAnotherConfigIsAnErrorNamingBoth) {
+  const Sweep s = parse_sweep(tiny_sweep(), "tiny.json", "");
+  const std::string out = dir("mismatch");
+  fs::create_directories(out);
+  json config = s.points[2].config_json;
+  config["train"]["seed"] = 99;
+  std::ofstream(out + "/results.jsonl") << json{{"id", s.points[2].id}, {"summary", {{"config", config}}}}.dump() << "\n";
+  expect_error([&] { run_sweep(s, options(out)); }, ExitCode::Usage,
+               {out + "/results.jsonl:1", s.points[2].id, "point 2 of tiny.json", "/train/seed: 99 vs 1"});
+}
+
+// Shards 0/2 and 1/2 (each with its own results file) merge to the rows of one unsharded run.
+TEST_F(SweepTest, ShardsMergeToTheUnshardedRows) {
+  const Sweep s = parse_sweep(tiny_sweep(), "tiny.json", "");
+  const std::string plain = dir("shard_plain"), sharded = dir("sharded");
+  run_sweep(s, options(plain));
+  for (int i = 0; i < 2; ++i) {
+    SweepOptions o = options(sharded);
+    o.shard = i;
+    o.shards = 2;
+    o.per_shard_results = true;
+    EXPECT_EQ(run_sweep(s, o).trained, 2u);
+  }
+  EXPECT_EQ(line_count(sharded + "/results.shard-0-of-2.jsonl"), 2u);
+  EXPECT_EQ(line_count(sharded + "/results.shard-1-of-2.jsonl"), 2u);
+  EXPECT_EQ(rows(sharded), rows(plain));
+  std::vector<std::string> messages;
+  EXPECT_EQ(merge_results(s, sharded, &messages), 0u);
+  EXPECT_EQ(line_count(sharded + "/results.jsonl"), 4u);
+}
+
+// Two runs at once, one thread each, on the CPU: the rows of one at a time on two threads.
+TEST_F(SweepTest, JobsGiveTheSameRowsAsOneAtATime) {
+  const Sweep s = parse_sweep(tiny_sweep(), "tiny.json", "");
+  const std::string one = dir("jobs1"), two = dir("jobs2");
+  SweepOptions o = options(one, /*cpu=*/true);
+  o.jobs = 1;
+  run_sweep(s, o);
+  o = options(two, true);
+  o.jobs = 2;
+  std::vector<std::string> logged;
+  o.log = [&](const std::string& line) { logged.push_back(line); };
+  run_sweep(s, o);
+  EXPECT_EQ(rows(two), rows(one));
+  EXPECT_EQ(rows(one).size(), 4u);
+  size_t etas = 0;
+  for (const std::string& l : logged) etas += l.find(" left, ETA ") != std::string::npos;
+  EXPECT_EQ(etas, 4u);
+}
+
+}  // namespace
+}  // namespace grokjit::runtime
