@@ -2,6 +2,7 @@
 // by side, against this machine's measured FMA peak and memory bandwidth;
 // and the step benchmark's building blocks (cli/bench.h).
 #include "cli/bench.h"
+#include "runtime/files.h"
 
 #include <llvm/ADT/StringRef.h>
 #include <llvm/TargetParser/Host.h>
@@ -64,14 +65,6 @@ struct TempDir {
   fs::path path;
 };
 
-std::string utc_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string cpu_model_name() {
   std::ifstream in("/proc/cpuinfo");
@@ -270,7 +263,7 @@ MachinePeak machine_peak(int threads, bool remeasure) {
                threads, p.cache_file.c_str());
   p.fma_gflops = runtime::measure_fma_peak_gflops(threads);
   p.memory_gbs = runtime::measure_memory_bandwidth_gbs(threads);
-  p.measured_at = utc_now();
+  p.measured_at = runtime::iso_utc_now();
   if (!file.is_object() || !file.contains("machines") || !file["machines"].is_object())
     file = {{"format", kPeakCacheFormat}, {"machines", json::object()}};
   file["machines"][p.key] = {{"threads", threads}, {"fma_gflops", p.fma_gflops}, {"memory_gbs", p.memory_gbs},

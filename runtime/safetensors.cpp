@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ir/error.h"
+#include "runtime/files.h"
 #include "runtime/spec.h"  // parse_json_text: strict JSON with positions and duplicate-key checks
 
 namespace grokjit::runtime {
@@ -166,61 +167,6 @@ std::vector<uint8_t> read_file(const std::string& path) {
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-[[noreturn]] void write_failed(const std::string& path, const std::string& step, int error) {
-  throw Error("cannot write '" + path + "' (" + step + "): " + std::strerror(error), ExitCode::Io);
-}
-
-void write_all(int fd, const uint8_t* data, size_t size, const std::string& path) {
-  while (size > 0) {
-    const ssize_t written = ::write(fd, data, size);
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      write_failed(path, "write", errno);
-    }
-    data += written;
-    size -= static_cast<size_t>(written);
-  }
-}
-
-std::string parent_folder(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-// temp file + fsync + rename + fsync of the folder.
-void write_file_atomically(const std::string& path, const std::vector<uint8_t>& bytes) {
-  static std::atomic<uint64_t> counter{0};
-  const std::string temp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) write_failed(path, "create " + temp, errno);
-  try {
-    write_all(fd, bytes.data(), bytes.size(), path);
-    if (::fsync(fd) != 0) write_failed(path, "fsync", errno);
-  } catch (...) {
-    ::close(fd);
-    ::unlink(temp.c_str());
-    throw;
-  }
-  if (::close(fd) != 0) {
-    const int error = errno;
-    ::unlink(temp.c_str());
-    write_failed(path, "close", error);
-  }
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    const int error = errno;
-    ::unlink(temp.c_str());
-    write_failed(path, "rename", error);
-  }
-  // Make the rename itself durable; a folder that cannot be opened or
-  // fsynced (some file systems) does not undo the write.
-  const int dir = ::open(parent_folder(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
-}
-
 }  // namespace
 
 size_t safetensors_dtype_size(std::string_view dtype) {
@@ -287,7 +233,8 @@ SafetensorsContents decode_safetensors(std::span<const uint8_t> file, std::strin
 
 void save_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
                       const std::map<std::string, std::string>& metadata) {
-  write_file_atomically(path, encode_safetensors(tensors, metadata));
+  const std::vector<uint8_t> bytes = encode_safetensors(tensors, metadata);
+  write_file_atomically(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 SafetensorsContents load_safetensors(const std::string& path) {

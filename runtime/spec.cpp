@@ -1,5 +1,7 @@
 #include "runtime/spec.h"
 
+#include "runtime/files.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -860,13 +862,6 @@ class DuplicateKeyCheck {
   std::vector<Scope> scopes_;
 };
 
-std::string read_text_file(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot read " + std::string(what) + " '" + path + "': " + std::strerror(errno), ExitCode::Io);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // "specs/add-muon.json" -> "add-muon".
 std::string file_stem(const std::string& path) {

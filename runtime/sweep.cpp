@@ -1,5 +1,6 @@
 // Sweep files -> points -> runs -> rows of a JSON-lines results file.
 #include "runtime/sweep.h"
+#include "runtime/files.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -55,13 +56,6 @@ std::string describe(const json& value) {
   return text + " (" + value.type_name() + ")";
 }
 
-std::string read_file(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot read " + std::string(what) + " '" + path + "': " + std::strerror(errno), ExitCode::Io);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // "dir/add-muon.json" -> "add-muon".
 std::string stem_of(const std::string& path) { return fs::path(path).stem().string(); }
@@ -198,7 +192,7 @@ class SweepParser {
     if (cached != spec_files_.end()) return cached->second;
     std::string text;
     try {
-      text = read_file(path, "spec");
+      text = read_text_file(path, "spec");
     } catch (const Error& e) {
       fail(source_, where, std::string(e.what()) + " (spec paths are relative to the sweep file's directory)",
            ExitCode::Io);
@@ -357,25 +351,6 @@ class SweepParser {
 
 // ---------------------------------------------------------------- results files
 
-std::string iso_utc_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
-
-void write_file_atomically(const fs::path& path, const std::string& text) {
-  fs::path tmp = path;
-  tmp += ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f << text;
-    if (!f) throw Error("cannot write " + tmp.string(), ExitCode::Io);
-  }
-  fs::rename(tmp, path);
-}
 
 // The first field where two configs differ, as a JSON pointer ("/train/seed: 3 vs 4").
 std::string first_difference(const json& a, const json& b) {
@@ -447,7 +422,7 @@ std::string format_duration(double seconds) {
 json finished_summary(const fs::path& run_dir, const SweepPoint& p) {
   const fs::path file = run_dir / "summary.json";
   if (!fs::exists(file)) return nullptr;
-  json s = json::parse(read_file(file.string(), "summary"), nullptr, false);
+  json s = json::parse(read_text_file(file.string(), "summary"), nullptr, false);
   if (s.is_discarded() || !s.is_object() || s.value("interrupted", true) || !s.contains("config")) return nullptr;
   if (identity_config(s["config"]) != identity_config(p.config_json))
     throw Error(file.string() + " holds a run of another config than point " + std::to_string(p.index) + " (" + p.id +
@@ -466,7 +441,7 @@ Sweep parse_sweep(const nlohmann::json& sweep, const std::string& source, const 
 }
 
 Sweep load_sweep(const std::string& path) {
-  json sweep = parse_json_text(read_file(path, "sweep"), path);
+  json sweep = parse_json_text(read_text_file(path, "sweep"), path);
   return parse_sweep(sweep, path, fs::path(path).parent_path().string());
 }
 
@@ -655,7 +630,7 @@ size_t merge_results(const Sweep& sweep, const std::string& out_dir, std::vector
     if (!ours.count(id)) text += r.row.dump() + "\n";
   }
   fs::create_directories(out_dir);
-  write_file_atomically(fs::path(out_dir) / "results.jsonl", text);
+  write_file_atomically((fs::path(out_dir) / "results.jsonl").string(), text);
   messages->push_back("merged " + std::to_string(scan.files.size()) + " file(s) into " +
                       (fs::path(out_dir) / "results.jsonl").string() + ": " +
                       std::to_string(sweep.points.size() - missing) + " of " + std::to_string(sweep.points.size()) +
@@ -769,7 +744,7 @@ SweepOutcome run_sweep(const Sweep& sweep, const SweepOptions& options) {
               stop.store(true);
               continue;
             }
-            summary = json::parse(read_file((run_dir / "summary.json").string(), "summary"));
+            summary = json::parse(read_text_file((run_dir / "summary.json").string(), "summary"));
           } catch (const Error& e) {
             if (e.code() != ExitCode::Diverged) throw;
             diverged = true;

@@ -3,6 +3,7 @@
 // (seed, step), so a resumed run replays exactly what an uninterrupted one
 // would have done.
 #include "runtime/trainer.h"
+#include "runtime/files.h"
 
 #include <unistd.h>
 
@@ -357,16 +358,6 @@ void Run::write_metrics_line(const EpochMetrics& m) {
   if (!f) throw Error("cannot append to " + (fs::path(options_.out_dir) / "metrics.jsonl").string(), ExitCode::Io);
 }
 
-void write_file_atomically(const fs::path& path, const std::string& text) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f << text;
-    if (!f) throw Error("cannot write " + tmp.string(), ExitCode::Io);
-  }
-  fs::rename(tmp, path);
-}
 
 void Run::write_summary() {
   const auto& t = config_.train;
@@ -399,7 +390,7 @@ void Run::write_summary() {
          {"eval_kernels", summary_.eval_kernels},
          {"compile_seconds", summary_.compile_seconds},
          {"config", spec_to_json(config_)}};
-  write_file_atomically(fs::path(options_.out_dir) / "summary.json", s.dump(2) + "\n");
+  write_file_atomically((fs::path(options_.out_dir) / "summary.json").string(), s.dump(2) + "\n");
 }
 
 // ---- checkpoints: tensors + the loop position in the metadata.
@@ -459,7 +450,7 @@ void Run::load_checkpoint() {
     summary_.epochs_run = j["epoch"].get<int64_t>();
   }
   in.close();
-  write_file_atomically(metrics, kept);
+  write_file_atomically(metrics.string(), kept);
 }
 
 void Run::report_progress(const EpochMetrics& m) {
