@@ -411,7 +411,7 @@ const ExperimentInfo& find_experiment(const std::string& name) {
   std::string guess = closest_name(name, names), all;
   for (const std::string& n : names) all += (all.empty() ? "" : ", ") + n;
   throw Error("unknown experiment '" + name + "'" + (guess.empty() ? "" : "; did you mean '" + guess + "'?") +
-                  " known: " + all,
+                  " (known: " + all + ")",
               ExitCode::Usage);
 }
 

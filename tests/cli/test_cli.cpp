@@ -392,6 +392,9 @@ TEST_F(CliTest, CommandLineMapsErrorsToExitCodes) {
   EXPECT_EQ(rc, 2) << err;
   std::tie(rc, err) = main_with({"bench", spec_, "--steps", "0"});
   EXPECT_EQ(rc, 2) << err;
+  std::tie(rc, err) = main_with({"experiment", "li2wd"});
+  EXPECT_EQ(rc, 2) << err;
+  EXPECT_NE(err.find("unknown experiment 'li2wd'; did you mean 'li2-wd'? (known: li2-wd, "), std::string::npos) << err;
   if (!runtime::cuda_unusable_reason().empty()) {  // with a GPU, this would run the bench
     std::tie(rc, err) = main_with({"bench", spec_, "--backend", "cuda"});
     EXPECT_EQ(rc, 2) << err;
