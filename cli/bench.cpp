@@ -2,7 +2,6 @@
 // by side, against this machine's measured FMA peak and memory bandwidth;
 // and the step benchmark's building blocks (cli/bench.h).
 #include "cli/bench.h"
-#include "runtime/files.h"
 
 #include <llvm/ADT/StringRef.h>
 #include <llvm/TargetParser/Host.h>
@@ -23,6 +22,7 @@
 #include "models/params.h"
 #include "runtime/cpu_device.h"
 #include "runtime/cuda_device.h"
+#include "runtime/files.h"
 #include "runtime/knobs.h"
 #include "runtime/machine_peak.h"
 #include "runtime/thread_pool.h"

@@ -1,6 +1,5 @@
 #include "runtime/spec.h"
 
-#include "runtime/files.h"
 
 #include <algorithm>
 #include <charconv>
@@ -13,6 +12,7 @@
 #include <sstream>
 #include <type_traits>
 
+#include "runtime/files.h"
 #include "runtime/knobs.h"  // closest_name
 #include "tasks/task_checks.h"
 

@@ -1,6 +1,5 @@
 // Sweep files -> points -> runs -> rows of a JSON-lines results file.
 #include "runtime/sweep.h"
-#include "runtime/files.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -26,6 +25,7 @@
 #include "codegen/kernel_ir.h"
 #include "grokjit/build_config.h"
 #include "ir/error.h"
+#include "runtime/files.h"
 #include "runtime/knobs.h"
 #include "runtime/spec.h"
 #include "runtime/trainer.h"

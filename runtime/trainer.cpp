@@ -3,7 +3,6 @@
 // (seed, step), so a resumed run replays exactly what an uninterrupted one
 // would have done.
 #include "runtime/trainer.h"
-#include "runtime/files.h"
 
 #include <unistd.h>
 
@@ -22,6 +21,7 @@
 #include "ir/error.h"
 #include "runtime/analysis_hooks.h"
 #include "runtime/checkpoint.h"
+#include "runtime/files.h"
 #include "runtime/spec.h"
 #include "runtime/step_graph.h"
 #include "tasks/dataset.h"
@@ -357,7 +357,6 @@ void Run::write_metrics_line(const EpochMetrics& m) {
   f << line.dump() << "\n";
   if (!f) throw Error("cannot append to " + (fs::path(options_.out_dir) / "metrics.jsonl").string(), ExitCode::Io);
 }
-
 
 void Run::write_summary() {
   const auto& t = config_.train;
