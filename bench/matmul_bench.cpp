@@ -10,7 +10,10 @@
 // achieved GFLOP/s against the FMA peak, and cold/warm compile times.
 //
 //   build/release/bench/matmul_bench [--reps N] [--threads T] [--steps N] [--no-matmul] [--no-step]
-//                                    [--profile] [--adamw-only]
+//                                    [--profile] [--adamw-only] [--shape MxNxK:LAYOUT]...
+//
+// --shape (repeatable) replaces the default shapes by the given ones, LAYOUT
+// one of nn (A B), nt (A B^T), tn (A^T B); e.g. --shape 2048x128x128:nt.
 //
 // Each grokjit run alternates with an OpenBLAS run (other processes slow
 // both alike); the table shows the best and the median of --reps runs, and
@@ -272,19 +275,51 @@ void step_report(int threads, int steps) {
   }
 }
 
+[[noreturn]] void usage_error(const std::string& what) {
+  std::fprintf(stderr, "matmul_bench: %s\nusage: matmul_bench [--reps N] [--threads T] [--steps N] [--no-matmul] [--no-step] "
+               "[--profile] [--adamw-only] [--shape MxNxK:nn|nt|tn]...\n", what.c_str());
+  std::exit(2);
+}
+
+int positive_int(const char* flag, const char* text) {
+  char* end = nullptr;
+  long v = std::strtol(text, &end, 10);
+  if (end == text || *end != '\0' || v < 1 || v > 1000000) usage_error(std::string(flag) + ": expected a positive integer, got '" + text + "'");
+  return static_cast<int>(v);
+}
+
+Case parse_shape(const char* text) {
+  long m = 0, n = 0, k = 0;
+  char layout[8] = {0};
+  int consumed = 0;
+  if (std::sscanf(text, "%ldx%ldx%ld:%7[a-z]%n", &m, &n, &k, layout, &consumed) != 4 || text[consumed] != '\0' || m < 1 || n < 1 ||
+      k < 1)
+    usage_error(std::string("--shape: expected MxNxK:nn|nt|tn, got '") + text + "'");
+  std::string l = layout;
+  if (l != "nn" && l != "nt" && l != "tn") usage_error("--shape: layout must be nn, nt or tn, got '" + l + "'");
+  return {m, n, k, l == "nn" ? Layout::NN : l == "nt" ? Layout::NT : Layout::TN, "--shape"};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int reps = 30, steps = 30, max_threads = static_cast<int>(std::thread::hardware_concurrency());
   bool matmuls = true, step = true;
+  std::vector<Case> shapes;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) reps = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) max_threads = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--steps") && i + 1 < argc) steps = std::atoi(argv[++i]);
+    auto value = [&](const char* flag) {
+      if (i + 1 >= argc) usage_error(std::string(flag) + " needs a value");
+      return argv[++i];
+    };
+    if (!std::strcmp(argv[i], "--reps")) reps = positive_int("--reps", value("--reps"));
+    else if (!std::strcmp(argv[i], "--threads")) max_threads = positive_int("--threads", value("--threads"));
+    else if (!std::strcmp(argv[i], "--steps")) steps = positive_int("--steps", value("--steps"));
+    else if (!std::strcmp(argv[i], "--shape")) shapes.push_back(parse_shape(value("--shape")));
     else if (!std::strcmp(argv[i], "--no-matmul")) matmuls = false;
     else if (!std::strcmp(argv[i], "--no-step")) step = false;
     else if (!std::strcmp(argv[i], "--profile")) g_profile = true;
     else if (!std::strcmp(argv[i], "--adamw-only")) g_adamw_only = true;
+    else usage_error(std::string("unknown argument '") + argv[i] + "'");
   }
   if (max_threads < 1) max_threads = 1;
   const int64_t BT = 2048, D = 128, F = 512, V = 99, B = 512;
@@ -296,6 +331,7 @@ int main(int argc, char** argv) {
       {D, F, BT, Layout::TN, "bwd dY^T H (W2 grad)"},     {D, D, BT, Layout::TN, "bwd dY^T X (Wq grad)"},
       {V, D, B, Layout::TN, "bwd classifier grad"},
   };
+  if (!shapes.empty()) cases = shapes;
   std::printf("grokjit matmul vs OpenBLAS sgemm (%s)\n", runtime::host_target().describe().c_str());
   std::vector<int> thread_counts{1};
   if (max_threads > 1) thread_counts.push_back(max_threads);
