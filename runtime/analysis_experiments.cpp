@@ -1,11 +1,13 @@
 #include "runtime/analysis_experiments.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
+#include <numeric>
 #include <set>
 
 #include "ir/error.h"
@@ -23,6 +25,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 struct RunData {
   const SweepPoint* point = nullptr;
   bool done = false;
+  std::string failure;  // the results row's "failure" (a diverged run: not done)
   json summary;
   std::vector<json> metrics;  // metrics.jsonl lines
 };
@@ -34,7 +37,12 @@ std::vector<RunData> load_runs(const Sweep& sweep, const std::string& out_dir) {
     RunData r;
     r.point = &p;
     auto it = scan.rows.find(p.id);
-    if (it != scan.rows.end() && it->second.row.contains("summary")) {
+    // A diverged run's row has "summary": null and a "failure": not done.
+    if (it != scan.rows.end() && it->second.row.contains("failure")) {
+      const json& f = it->second.row["failure"];
+      r.failure = f.is_object() ? f.value("kind", "failed") + " (" + f.value("message", "") + ")" : f.dump();
+    }
+    if (it != scan.rows.end() && it->second.row.contains("summary") && it->second.row["summary"].is_object()) {
       r.done = true;
       r.summary = it->second.row["summary"];
       fs::path dir = it->second.row.value("out_dir", (fs::path(out_dir) / p.id).string());
@@ -132,7 +140,8 @@ double mean_of(const std::vector<double>& v) { return stats::mean(v); }
 std::string missing_note(const std::vector<RunData>& runs) {
   std::string out;
   for (const RunData& r : runs)
-    if (!r.done) out += "- missing (no results row yet): " + r.point->id + "\n";
+    if (!r.done)
+      out += "- " + (r.failure.empty() ? "missing (no results row yet): " + r.point->id : "failed: " + r.point->id + ": " + r.failure) + "\n";
   return out.empty() ? out : "\n" + out + "\n";
 }
 
@@ -284,16 +293,72 @@ std::string report_li2_pstar(const std::vector<RunData>& runs, const std::string
 }
 
 // ---- (c) optimizers at small hidden width K: test loss and coverage vs K.
+// The learning rate a run's optimizer used (Muon: the rate of its Muon-routed W).
+double run_lr(const RunData& r) {
+  const json* optimizer = r.summary.is_object() && r.summary.contains("config") ? &r.summary["config"]["optimizer"] : nullptr;
+  if (!optimizer || !optimizer->is_object()) return kNaN;
+  const std::string kind = optimizer->value("kind", "");
+  return num(*optimizer, {kind == "adamw" ? "adam" : kind.c_str(), "lr"});
+}
+
+// With an "lr" axis, each optimizer is compared at its own best rate: the
+// one with the lowest mean final test loss over all K and seeds. Returns
+// optimizer -> chosen lr label, and a table of every rate.
+std::map<std::string, std::string> choose_rates(const std::vector<RunData>& runs, std::string* table) {
+  std::map<std::string, std::map<std::string, std::vector<double>>> loss, acc;  // opt -> lr label -> per run
+  std::map<std::pair<std::string, std::string>, double> rate;
+  std::vector<std::string> order;
+  for (const RunData& r : runs) {
+    if (!r.done) continue;
+    const std::string opt = axis_text(r, "opt"), lr = axis_text(r, "lr");
+    if (std::find(order.begin(), order.end(), opt) == order.end()) order.push_back(opt);
+    loss[opt][lr].push_back(num(r.summary, {"final", "val_loss"}));
+    acc[opt][lr].push_back(num(r.summary, {"final", "val_acc"}));
+    rate[{opt, lr}] = run_lr(r);
+  }
+  std::map<std::string, std::string> chosen;
+  std::vector<std::vector<std::string>> rows;
+  for (const std::string& opt : order) {
+    double best = std::numeric_limits<double>::infinity();
+    for (const auto& [lr, v] : loss[opt]) {
+      const double m = mean_of(v);  // a diverged run (NaN loss) makes its rate lose
+      if (!std::isnan(m) && m < best) {
+        best = m;
+        chosen[opt] = lr;
+      }
+    }
+    std::vector<std::string> by_rate;
+    for (const auto& [lr, v] : loss[opt]) by_rate.push_back(lr);
+    std::sort(by_rate.begin(), by_rate.end(), [&](const auto& a, const auto& b) { return rate[{opt, a}] < rate[{opt, b}]; });
+    for (const std::string& lr : by_rate) {
+      const std::vector<double>& v = loss[opt][lr];
+      rows.push_back({opt, lr, fmt(rate[{opt, lr}], "%.3g"), std::to_string(v.size()), fmt(mean_of(v)),
+                      fmt(mean_of(acc[opt][lr]), "%.3f"), chosen[opt] == lr ? "**chosen**" : ""});
+    }
+  }
+  *table = "## Learning rate per optimizer\n\nEach optimizer is compared at the rate with the lowest mean final test "
+           "loss over all K and seeds.\n\n" +
+           md_table({"optimizer", "lr axis", "lr", "runs", "val loss (mean over K, seeds)", "val acc (mean)", ""}, rows);
+  return chosen;
+}
+
 std::string report_li2_width(const std::vector<RunData>& runs, const std::string& plots) {
   double M = kNaN;
-  // optimizer -> K -> final values per seed
+  std::string tuning;
+  std::map<std::string, std::string> chosen;
+  const bool tuned = std::any_of(runs.begin(), runs.end(), [](const RunData& r) { return !axis_text(r, "lr").empty(); });
+  if (tuned) chosen = choose_rates(runs, &tuning);
+  // optimizer -> K -> final values per seed, at the optimizer's chosen rate
   std::map<std::string, std::map<double, std::vector<double>>> loss, coverage, acc;
+  std::map<std::string, double> lr_of;
   std::vector<std::string> order;
   for (const RunData& r : runs) {
     if (!r.done) continue;
     M = num(r.summary, {"config", "task", "p"});
     const std::string opt = axis_text(r, "opt");
+    if (tuned && axis_text(r, "lr") != chosen[opt]) continue;
     if (std::find(order.begin(), order.end(), opt) == order.end()) order.push_back(opt);
+    lr_of[opt] = run_lr(r);
     const double K = num(r.summary, {"config", "model", "two_layer", "hidden"});
     const json& last = r.metrics.empty() ? json::object() : r.metrics.back();
     loss[opt][K].push_back(num(r.summary, {"final", "val_loss"}));
@@ -313,13 +378,13 @@ std::string report_li2_width(const std::vector<RunData>& runs, const std::string
   double lo = 1e300, hi = -1e300;
   for (const std::string& opt : order) {
     plot::Series ls, cs;
-    ls.label = cs.label = opt;
+    ls.label = cs.label = opt + " (lr " + fmt(lr_of[opt], "%.3g") + ")";
     ls.color = cs.color = color++;
     ls.points = cs.points = true;
     for (const auto& [K, v] : loss[opt]) {
       const double l = mean_of(v), c = mean_of(coverage[opt][K]);
-      rows.push_back({opt, fmt(K, "%.0f"), std::to_string(v.size()), fmt(l), fmt(mean_of(acc[opt][K]), "%.3f"),
-                      fmt(c, "%.3f")});
+      rows.push_back({opt, fmt(lr_of[opt], "%.3g"), fmt(K, "%.0f"), std::to_string(v.size()), fmt(l),
+                      fmt(mean_of(acc[opt][K]), "%.3f"), fmt(c, "%.3f")});
       ls.x.push_back(K);
       ls.y.push_back(l);
       cs.x.push_back(K);
@@ -330,8 +395,9 @@ std::string report_li2_width(const std::vector<RunData>& runs, const std::string
     lp.series.push_back(ls);
     cp.series.push_back(cs);
   }
-  std::string md = "M = " + fmt(M, "%.0f") + ", (M-1)/2 = " + fmt(half, "%.0f") + " frequencies.\n\n" +
-                   md_table({"optimizer", "K", "seeds", "val loss (mean)", "val acc (mean)", "coverage (mean)"}, rows);
+  std::string md = "M = " + fmt(M, "%.0f") + ", (M-1)/2 = " + fmt(half, "%.0f") + " frequencies.\n\n" + tuning +
+                   (tuned ? "## Each optimizer at its chosen rate\n\n" : "") +
+                   md_table({"optimizer", "lr", "K", "seeds", "val loss (mean)", "val acc (mean)", "coverage (mean)"}, rows);
   if (!lp.series.empty()) {
     plot::Series mark;
     mark.label = "K = (M-1)/2";
@@ -349,37 +415,157 @@ std::string report_li2_width(const std::vector<RunData>& runs, const std::string
 }
 
 // ---- representation metrics of the last evaluation, per optimizer.
-std::string report_representation(const std::vector<RunData>& runs, const std::string& /*plots*/) {
-  std::vector<std::vector<std::string>> summary_rows, layer_rows;
-  std::vector<std::string> noise_headers;
+// The per-run figures of one optimizer's runs (one entry per seed).
+struct RepresentationGroup {
+  std::string optimizer;
+  std::map<std::string, std::vector<double>> run_values;    // "margin", "val_acc", ... -> per run
+  std::vector<std::string> layers;                           // in network order
+  std::map<std::string, std::vector<double>> probe, erank_energy, erank_nuclear;  // layer -> per run
+  std::vector<double> sigmas;
+  std::map<double, std::vector<double>> noise_acc;           // sigma -> per run
+};
+
+std::string mean_sd(const std::vector<double>& v, const char* f = "%.3f") {
+  if (v.empty()) return "–";
+  std::string out = fmt(stats::mean(v), f);
+  return v.size() > 1 ? out + " ± " + fmt(stats::stddev(v), f) : out;
+}
+
+std::vector<RepresentationGroup> representation_groups(const std::vector<RunData>& runs) {
+  std::vector<RepresentationGroup> groups;
   for (const RunData& r : runs) {
     if (!r.done || r.metrics.empty() || !r.metrics.back().contains("representation")) continue;
     const json& rep = r.metrics.back()["representation"];
-    const std::string name = axis_text(r, "opt") + (axis_text(r, "train.seed").empty() ? "" : " seed " + axis_text(r, "train.seed"));
-    std::vector<std::string> row = {name, fmt(num(r.summary, {"steps"}), "%.0f"), epoch_text(r.summary, "grokking_epoch"),
-                                    fmt(num(rep, {"val_acc"}), "%.3f"), fmt(num(rep, {"margin_mean"})),
-                                    fmt(num(rep, {"margin_normalized_mean"}))};
-    noise_headers.clear();
-    for (const json& n : rep["noise"]) {
-      noise_headers.push_back("val acc, noise σ=" + fmt(num(n, {"sigma"}), "%.2g"));
-      row.push_back(fmt(num(n, {"val_acc"}), "%.3f"));
+    const std::string opt = axis_text(r, "opt");
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.optimizer == opt; });
+    if (it == groups.end()) {
+      groups.push_back({});
+      it = groups.end() - 1;
+      it->optimizer = opt;
     }
-    summary_rows.push_back(row);
-    for (const json& l : rep["layers"])
-      layer_rows.push_back({name, l["name"].get<std::string>(), fmt(num(l, {"dim"}), "%.0f"),
-                            fmt(num(l, {"probe_acc"}), "%.3f"), fmt(num(l, {"erank_energy"}), "%.2f"),
-                            fmt(num(l, {"erank_nuclear"}), "%.2f")});
+    it->run_values["val_acc"].push_back(num(rep, {"val_acc"}));
+    it->run_values["margin"].push_back(num(rep, {"margin_mean"}));
+    it->run_values["margin_normalized"].push_back(num(rep, {"margin_normalized_mean"}));
+    it->run_values["grokked"].push_back(r.summary.contains("grokking_epoch") && r.summary["grokking_epoch"].is_number() ? 1 : 0);
+    for (const json& l : rep["layers"]) {
+      const std::string name = l["name"].get<std::string>();
+      if (std::find(it->layers.begin(), it->layers.end(), name) == it->layers.end()) it->layers.push_back(name);
+      it->probe[name].push_back(num(l, {"probe_acc"}));
+      it->erank_energy[name].push_back(num(l, {"erank_energy"}));
+      it->erank_nuclear[name].push_back(num(l, {"erank_nuclear"}));
+    }
+    for (const json& n : rep["noise"]) {
+      const double sigma = num(n, {"sigma"});
+      if (std::find(it->sigmas.begin(), it->sigmas.end(), sigma) == it->sigmas.end()) it->sigmas.push_back(sigma);
+      it->noise_acc[sigma].push_back(num(n, {"val_acc"}));
+    }
   }
-  std::vector<std::string> headers = {"run", "steps", "grokked", "val acc", "margin", "margin / ‖z‖"};
-  headers.insert(headers.end(), noise_headers.begin(), noise_headers.end());
-  return "## Per run (last evaluation)\n\nmargin: mean over validation rows of z_y - max_{j≠y} z_j; "
-         "margin / ‖z‖: the same divided per row by the L2 norm of the logit vector. Noise: N(0, (σ·rms)²) added "
-         "to the input embedding, mean accuracy of 3 draws.\n\n" +
-         md_table(headers, summary_rows) +
-         "## Per layer\n\nprobe: ridge regression (λ = 1e-3 relative) on standardized states, fit on the first half "
-         "of the validation rows, accuracy on the second half. Effective ranks of the uncentred validation-set "
-         "states (float64 SVD): energy uses q = σ²/Σσ², nuclear q = σ/Σσ.\n\n" +
-         md_table({"run", "layer", "dim", "probe acc", "erank (energy)", "erank (nuclear)"}, layer_rows);
+  return groups;
+}
+
+// Per-layer means as a line over the layer index, one series per optimizer.
+plot::LinePlot per_layer_plot(const std::vector<RepresentationGroup>& groups,
+                              std::map<std::string, std::vector<double>> RepresentationGroup::*field, const plot::Labels& labels) {
+  plot::LinePlot lp;
+  lp.labels = labels;
+  lp.key = "top left";
+  int color = 0;
+  for (const RepresentationGroup& g : groups) {
+    plot::Series s;
+    s.label = g.optimizer;
+    s.color = color++;
+    s.points = true;
+    for (size_t i = 0; i < g.layers.size(); ++i) {
+      s.x.push_back(static_cast<double>(i));
+      s.y.push_back(stats::mean((g.*field).at(g.layers[i])));
+    }
+    lp.series.push_back(s);
+  }
+  return lp;
+}
+
+std::string report_representation(const std::vector<RunData>& runs, const std::string& plots) {
+  const std::vector<RepresentationGroup> groups = representation_groups(runs);
+  if (groups.empty()) return "No finished run has representation metrics yet.\n";
+  const std::string last_layer = groups.front().layers.empty() ? "" : groups.front().layers.back();
+  // Per optimizer: mean ± sd over seeds.
+  std::vector<std::string> headers = {"optimizer", "runs", "grokked", "val acc", "margin", "margin / ‖z‖",
+                                      "erank " + last_layer + " (energy)", "probe " + last_layer};
+  for (double sigma : groups.front().sigmas) headers.push_back("val acc, noise σ=" + fmt(sigma, "%.2g"));
+  std::vector<std::vector<std::string>> rows;
+  for (const RepresentationGroup& g : groups) {
+    const auto& grokked = g.run_values.at("grokked");
+    std::vector<std::string> row = {g.optimizer, std::to_string(grokked.size()),
+                                    fmt(std::accumulate(grokked.begin(), grokked.end(), 0.0), "%.0f"),
+                                    mean_sd(g.run_values.at("val_acc")), mean_sd(g.run_values.at("margin"), "%.3g"),
+                                    mean_sd(g.run_values.at("margin_normalized"), "%.3g")};
+    row.push_back(g.erank_energy.count(last_layer) ? mean_sd(g.erank_energy.at(last_layer), "%.2f") : "–");
+    row.push_back(g.probe.count(last_layer) ? mean_sd(g.probe.at(last_layer)) : "–");
+    for (double sigma : groups.front().sigmas) row.push_back(g.noise_acc.count(sigma) ? mean_sd(g.noise_acc.at(sigma)) : "–");
+    rows.push_back(row);
+  }
+  std::string md = "## Per optimizer (last evaluation, mean ± sd over seeds)\n\nmargin: mean over validation rows of "
+                   "z_y - max_{j≠y} z_j; margin / ‖z‖: the same divided per row by the L2 norm of the logit vector. "
+                   "Noise: N(0, (σ·rms)²) added to the input embedding, mean accuracy of 3 draws.\n\n" +
+                   md_table(headers, rows);
+  // The claims under test: larger margins and effective rank under Muon.
+  std::vector<std::vector<std::string>> tests;
+  auto compare = [&](const std::string& what, const std::vector<double>& a, const std::vector<double>& b,
+                     const std::string& na, const std::string& nb) {
+    stats::TTest t = stats::welch_t_test(a, b);
+    tests.push_back({what, na + " vs " + nb, fmt(t.mean_a, "%.4g") + " vs " + fmt(t.mean_b, "%.4g"),
+                     t.defined() ? fmt(t.t, "%.3g") : "–", t.defined() ? fmt(t.p, "%.3g") : t.why});
+  };
+  for (size_t i = 0; i < groups.size(); ++i)
+    for (size_t j = i + 1; j < groups.size(); ++j) {
+      const RepresentationGroup &a = groups[i], &b = groups[j];
+      compare("margin", a.run_values.at("margin"), b.run_values.at("margin"), a.optimizer, b.optimizer);
+      compare("margin / ‖z‖", a.run_values.at("margin_normalized"), b.run_values.at("margin_normalized"), a.optimizer, b.optimizer);
+      if (a.erank_energy.count(last_layer) && b.erank_energy.count(last_layer))
+        compare("erank " + last_layer + " (energy)", a.erank_energy.at(last_layer), b.erank_energy.at(last_layer), a.optimizer,
+                b.optimizer);
+    }
+  md += "## Optimizer pairs (Welch's t-test over seeds)\n\n" +
+        md_table({"metric", "pair", "means", "t", "p"}, tests);
+  // Per layer.
+  std::vector<std::vector<std::string>> layer_rows;
+  for (const RepresentationGroup& g : groups)
+    for (const std::string& l : g.layers)
+      layer_rows.push_back({g.optimizer, l, mean_sd(g.probe.at(l)), mean_sd(g.erank_energy.at(l), "%.2f"),
+                            mean_sd(g.erank_nuclear.at(l), "%.2f")});
+  md += "## Per layer\n\nprobe: ridge regression (λ = 1e-3 relative) on standardized states, fit on the first half "
+        "of the validation rows, accuracy on the second half. Effective ranks of the uncentred validation-set "
+        "states (float64 SVD): energy uses q = σ²/Σσ², nuclear q = σ/Σσ. Layers in network order: ";
+  for (size_t i = 0; i < groups.front().layers.size(); ++i) md += (i ? ", " : "") + std::to_string(i) + " = " + groups.front().layers[i];
+  md += ".\n\n" + md_table({"optimizer", "layer", "probe acc", "erank (energy)", "erank (nuclear)"}, layer_rows);
+  plot::LinePlot probe = per_layer_plot(groups, &RepresentationGroup::probe, {"linear-probe accuracy per layer (mean over seeds)", "layer", "probe acc"});
+  probe.y_min = 0;
+  probe.y_max = 1.05;
+  md += embed(plot::line_plot(plots, "representation-probe", probe), "probe accuracy per layer");
+  md += embed(plot::line_plot(plots, "representation-erank",
+                              per_layer_plot(groups, &RepresentationGroup::erank_energy,
+                                             {"effective rank (energy) per layer (mean over seeds)", "layer", "effective rank"})),
+              "effective rank per layer");
+  plot::LinePlot noise;
+  noise.labels = {"validation accuracy under embedding noise (mean over seeds)", "noise σ (relative to rms)", "val acc"};
+  noise.log_x = true;
+  noise.y_min = 0;
+  noise.y_max = 1.05;
+  noise.key = "bottom left";
+  int color = 0;
+  for (const RepresentationGroup& g : groups) {
+    plot::Series s;
+    s.label = g.optimizer;
+    s.color = color++;
+    s.points = true;
+    for (double sigma : g.sigmas) {
+      s.x.push_back(sigma);
+      s.y.push_back(stats::mean(g.noise_acc.at(sigma)));
+    }
+    noise.series.push_back(s);
+  }
+  md += embed(plot::line_plot(plots, "representation-noise", noise), "accuracy under embedding noise");
+  return md;
 }
 
 }  // namespace

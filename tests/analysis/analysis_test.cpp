@@ -6,10 +6,12 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <numbers>
 #include <unistd.h>
 
 #include "ir/error.h"
+#include "runtime/analysis_experiments.h"
 #include "runtime/analysis_li2.h"
 #include "runtime/analysis_representation.h"
 #include "runtime/spec.h"
@@ -265,6 +267,52 @@ TEST(MetricsSpec, Li2MetricsNeedTheTwoLayerNetAndKnownNames) {
   }
   json bad = {{"train", {{"metrics", {"energy"}}}}};
   EXPECT_THROW(parse_spec(bad, "s"), Error);
+}
+
+// The representation report over the shipped sweep's 9 points (3 optimizers x
+// 3 seeds), from hand-made results: means ± sd per optimizer and Welch's
+// t-test per pair. Expected t and p from SciPy 1.17.1 (ttest_ind with
+// equal_var=False; the run is in the comments), not from grokjit.
+TEST(ExperimentReport, RepresentationAveragesSeedsAndTestsOptimizerPairs) {
+  Sweep sweep = load_sweep("specs/sweeps/representation.json");
+  ASSERT_EQ(sweep.points.size(), 9u);
+  const std::filesystem::path out =
+      std::filesystem::temp_directory_path() / ("grokjit_representation_report_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(out);
+  const std::map<std::string, std::vector<double>> margin = {{"adamw", {1.0, 1.5, 2.0}}, {"muon", {3.0, 3.5, 4.5}}, {"sgd", {1, 1, 1}}};
+  const std::map<std::string, std::vector<double>> erank = {{"adamw", {10, 12, 13}}, {"muon", {15, 15.5, 19}}, {"sgd", {5, 5, 6}}};
+  for (const SweepPoint& p : sweep.points) {
+    const std::string opt = p.point["opt"].get<std::string>();
+    const size_t seed = p.point["train.seed"].get<size_t>();
+    const std::filesystem::path dir = out / p.id;
+    std::filesystem::create_directories(dir);
+    json layer_block = {{"name", "block.0"}, {"dim", 64}, {"probe_acc", 0.5}, {"erank_energy", 3.0}, {"erank_nuclear", 9.0}};
+    json layer_logits = {{"name", "logits"}, {"dim", 49}, {"probe_acc", 0.9}, {"erank_energy", erank.at(opt)[seed]}, {"erank_nuclear", 30.0}};
+    json rep = {{"val_acc", 0.75},
+                {"margin_mean", margin.at(opt)[seed]},
+                {"margin_normalized_mean", 0.25},
+                {"layers", {layer_block, layer_logits}},
+                {"noise", {{{"sigma", 0.1}, {"val_acc", 0.5}}, {{"sigma", 1.0}, {"val_acc", 0.125}}}}};
+    std::ofstream(dir / "metrics.jsonl") << json{{"epoch", 150}, {"representation", rep}}.dump() << "\n";
+    json summary = {{"steps", 600}, {"grokking_epoch", opt == "sgd" ? json(nullptr) : json(50)}};
+    append_result_line((out / "results.jsonl").string(), {{"id", p.id}, {"out_dir", dir.string()}, {"summary", summary}});
+  }
+  const std::string path = write_experiment_report(find_experiment("representation"), sweep, out.string());
+  std::ifstream in(path);
+  const std::string md((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // optimizer, runs, grokked, val acc, margin (mean ± sd), margin / |z|, erank of the last layer, its probe, noise.
+  EXPECT_NE(md.find("| adamw | 3 | 3 | 0.750 ± 0.000 | 1.5 ± 0.5 | 0.25 ± 0 | 11.67 ± 1.53 | 0.900 ± 0.000 | 0.500 ± 0.000 | 0.125 ± 0.000 |"),
+            std::string::npos) << md;
+  EXPECT_NE(md.find("| sgd | 3 | 0 |"), std::string::npos) << md;
+  // ttest_ind([1.0, 1.5, 2.0], [3.0, 3.5, 4.5], equal_var=False): t = -4.110960958218893, p = 0.01985511752363487
+  EXPECT_NE(md.find("| margin | adamw vs muon | 1.5 vs 3.667 | -4.11 | 0.0199 |"), std::string::npos) << md;
+  // ttest_ind([10, 12, 13], [15, 15.5, 19], equal_var=False): t = -3.145491638370515, p = 0.040342371317677324
+  EXPECT_NE(md.find("| erank logits (energy) | adamw vs muon | 11.67 vs 16.5 | -3.15 | 0.0403 |"), std::string::npos) << md;
+  // Constant margins (sgd) leave the test undefined; the row says why instead of printing a number.
+  EXPECT_NE(md.find("| margin / ‖z‖ | adamw vs muon | 0.25 vs 0.25 | – |"), std::string::npos) << md;
+  for (const char* stem : {"representation-probe", "representation-erank", "representation-noise"})
+    EXPECT_TRUE(std::filesystem::exists(out / "plots" / (std::string(stem) + ".dat"))) << stem;
+  std::filesystem::remove_all(out);
 }
 
 }  // namespace
