@@ -52,8 +52,7 @@ Value updated_param(StateStore& state, const OptimizerConfig& cfg, const ParamGr
     case OptimizerKind::AdamW: return adam_update(state, p.name, p.param, g, cfg.adam, /*decoupled=*/true, step);
     case OptimizerKind::Adam: return adam_update(state, p.name, p.param, g, cfg.adam, /*decoupled=*/false, step);
     case OptimizerKind::Sgd: return sgd_update(state, p.name, p.param, g, cfg.sgd, step);
-    case OptimizerKind::Muon:
-      if (uses_muon(cfg, p.group)) return muon_update(state, p.name, p.param, g, cfg.muon, step);
+    case OptimizerKind::Muon:  // weights of the Muon groups are updated by build_optimizer_update
       return adam_update(state, p.name, p.param, g, cfg.muon.aux_adam, cfg.muon.aux_decoupled_decay, step);
   }
   throw Error("unknown optimizer kind");
@@ -66,7 +65,25 @@ std::vector<StateSpec> build_optimizer_update(ir::Graph& g, const OptimizerConfi
   check_params(params);
   StateStore state(g);
   std::vector<Value> grads = filtered_gradients(state, cfg, params, step);
-  for (size_t i = 0; i < params.size(); ++i) ir::update(params[i].param, updated_param(state, cfg, params[i], grads[i], step));
+  std::vector<Value> updated(params.size());
+  // Muon's weights: momentum per weight (state in parameter order, as for
+  // every rule), then one stacked Newton-Schulz for all of them.
+  std::vector<size_t> muon_params;
+  std::vector<Value> muon_inputs;
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (uses_muon(cfg, params[i].group)) {
+      muon_params.push_back(i);
+      muon_inputs.push_back(muon_momentum(state, params[i].name, params[i].param, grads[i], cfg.muon));
+    } else {
+      updated[i] = updated_param(state, cfg, params[i], grads[i], step);
+    }
+  }
+  if (!muon_params.empty()) {
+    std::vector<Value> orthogonalized = newton_schulz_stacked(muon_inputs, ns_schedule(cfg.muon), cfg.muon.ns_eps);
+    for (size_t k = 0; k < muon_params.size(); ++k)
+      updated[muon_params[k]] = muon_apply(params[muon_params[k]].param, orthogonalized[k], cfg.muon, step);
+  }
+  for (size_t i = 0; i < params.size(); ++i) ir::update(params[i].param, updated[i]);
   return state.specs();
 }
 

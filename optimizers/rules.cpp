@@ -82,16 +82,52 @@ std::vector<NsCoefficients> ns_schedule(const MuonConfig& cfg) {
 }
 
 ir::Value newton_schulz(Value u, std::span<const NsCoefficients> schedule, double eps) {
-  if (u.rank() != 2) throw Error("newton_schulz: needs a 2-D matrix, got " + ir::shape_str(u.shape()));
-  const bool tall = u.dim(0) > u.dim(1);
+  if (u.rank() < 2) throw Error("newton_schulz: needs matrices [..., rows, cols], got " + ir::shape_str(u.shape()));
+  const int64_t r = u.rank();
+  const bool tall = u.dim(r - 2) > u.dim(r - 1);
   Value X = tall ? ir::transpose(u) : u;  // wide: X X^T is the smaller Gram matrix
-  X = X / (ir::sqrt(ir::sum_all(ir::square(X))) + eps);
+  X = X / (ir::sqrt(ir::sum(ir::square(X), {r - 2, r - 1}, /*keepdims=*/true)) + eps);
   for (const NsCoefficients& k : schedule) {
     Value A = ir::matmul(X, ir::transpose(X));
     Value B = k.b * A + k.c * ir::matmul(A, A);
     X = k.a * X + ir::matmul(B, X);
   }
   return tall ? ir::transpose(X) : X;
+}
+
+std::vector<ir::Value> newton_schulz_stacked(std::span<const Value> us, std::span<const NsCoefficients> schedule, double eps) {
+  // Groups of the same wide shape (rows <= cols after orientation) and dtype, in first-appearance order.
+  struct Group {
+    ir::Shape wide;
+    ir::DType dtype;
+    std::vector<size_t> members;
+  };
+  std::vector<Group> groups;
+  for (size_t i = 0; i < us.size(); ++i) {
+    const Value& u = us[i];
+    if (u.rank() != 2) throw Error("newton_schulz_stacked: needs 2-D matrices, got " + ir::shape_str(u.shape()));
+    ir::Shape wide = {std::min(u.dim(0), u.dim(1)), std::max(u.dim(0), u.dim(1))};
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.wide == wide && g.dtype == u.dtype(); });
+    if (it == groups.end()) it = groups.insert(groups.end(), Group{wide, u.dtype(), {}});
+    it->members.push_back(i);
+  }
+  std::vector<Value> out(us.size());
+  for (const Group& g : groups) {
+    if (g.members.size() == 1) {
+      out[g.members[0]] = newton_schulz(us[g.members[0]], schedule, eps);
+      continue;
+    }
+    auto is_tall = [&](size_t i) { return us[i].dim(0) > us[i].dim(1); };
+    std::vector<Value> stack;
+    for (size_t i : g.members) stack.push_back(ir::reshape(is_tall(i) ? ir::transpose(us[i]) : us[i], {1, g.wide[0], g.wide[1]}));
+    Value orthogonalized = newton_schulz(ir::concat(stack, 0), schedule, eps);
+    for (size_t k = 0; k < g.members.size(); ++k) {
+      const size_t i = g.members[k];
+      Value X = ir::reshape(ir::slice(orthogonalized, 0, static_cast<int64_t>(k), static_cast<int64_t>(k) + 1), g.wide);
+      out[i] = is_tall(i) ? ir::transpose(X) : X;
+    }
+  }
+  return out;
 }
 
 double muon_scale(MuonScale rule, int64_t rows, int64_t cols) {
@@ -104,20 +140,20 @@ double muon_scale(MuonScale rule, int64_t rows, int64_t cols) {
   throw Error("unknown muon scale rule");
 }
 
-ir::Value muon_update(StateStore& state, const std::string& name, Value p, Value g, const MuonConfig& cfg,
-                      const StepInputs& step) {
+ir::Value muon_momentum(StateStore& state, const std::string& name, Value p, Value g, const MuonConfig& cfg) {
   if (p.rank() != 2)
     throw Error("muon: parameter '" + name + "' has shape " + ir::shape_str(p.shape()) +
                     "; Muon needs a 2-D weight (route its group to the auxiliary AdamW via muon_groups)",
                 ExitCode::Usage);
-  const ir::DType dt = p.dtype();
-  Value lr = learning_rate(cfg.lr, step, dt);
-  Value m_prev = state.create(state_name(name, "momentum"), p.shape(), dt);
+  Value m_prev = state.create(state_name(name, "momentum"), p.shape(), p.dtype());
   Value m = ema(m_prev, g, cfg.momentum);
   state.set(m_prev, m);
-  Value u = cfg.nesterov ? ema(g, m, 1.0 - cfg.momentum) : m;  // (1 - beta) g + beta m
-  std::vector<NsCoefficients> schedule = ns_schedule(cfg);
-  Value O = newton_schulz(u, schedule, cfg.ns_eps) * muon_scale(cfg.scale, p.dim(0), p.dim(1));
+  return cfg.nesterov ? ema(g, m, 1.0 - cfg.momentum) : m;  // (1 - beta) g + beta m
+}
+
+ir::Value muon_apply(Value p, Value orthogonalized, const MuonConfig& cfg, const StepInputs& step) {
+  Value lr = learning_rate(cfg.lr, step, p.dtype());
+  Value O = orthogonalized * muon_scale(cfg.scale, p.dim(0), p.dim(1));
   Value decayed = cfg.weight_decay != 0.0 ? p * (1.0 - lr * cfg.weight_decay) : p;
   return decayed - lr * O;
 }

@@ -45,20 +45,32 @@ struct NsCoefficients {
 // (ns_steps must be 5; anything else throws grokjit::Error).
 std::vector<NsCoefficients> ns_schedule(const MuonConfig& cfg);
 
-// Orthogonalizes a 2-D u: X = u (transposed when rows > cols);
-// X /= ||X||_F + eps; per iteration A = X X^T, X = a X + (b A + c A A) X;
-// transposed back. Computed in u's dtype.
+// Orthogonalizes u [..., rows, cols], each matrix of the batch on its own:
+// X = u (transposed when rows > cols); X /= ||X||_F + eps (per matrix); per
+// iteration A = X X^T, X = a X + (b A + c A A) X; transposed back. Computed
+// in u's dtype.
 ir::Value newton_schulz(ir::Value u, std::span<const NsCoefficients> schedule, double eps);
+
+// Newton-Schulz of several 2-D matrices with as few kernels as possible: the
+// matrices of the same shape once tall ones are transposed (so [512, 128] and
+// [128, 512] go together) are stacked into one batch and orthogonalized by
+// one batched newton_schulz. Result i belongs to us[i]; each is what
+// newton_schulz(us[i]) computes (the same arithmetic per matrix).
+std::vector<ir::Value> newton_schulz_stacked(std::span<const ir::Value> us, std::span<const NsCoefficients> schedule,
+                                             double eps);
 
 // Output scale of a [rows, cols] update: ShapeRatio sqrt(max(1, rows/cols)),
 // MatchRmsAdamw 0.2 sqrt(max(rows, cols)), None 1.
 double muon_scale(MuonScale rule, int64_t rows, int64_t cols);
 
-// Muon on a 2-D weight (rows = output features): m = beta m + (1-beta) g;
-// u = nesterov ? (1-beta) g + beta m : m; O = scale * NS(u);
-// p = p * (1 - lr wd) - lr O. State opt.<name>.momentum.
-// Throws grokjit::Error naming the parameter unless p is 2-D.
-ir::Value muon_update(StateStore& state, const std::string& name, ir::Value p, ir::Value g, const MuonConfig& cfg,
-                      const StepInputs& step);
+// Muon on a 2-D weight (rows = output features), in two halves so that the
+// optimizer can orthogonalize all the weights' u together
+// (newton_schulz_stacked):
+// muon_momentum: m = beta m + (1-beta) g; returns u = nesterov ?
+//   (1-beta) g + beta m : m. State opt.<name>.momentum. Throws grokjit::Error
+//   naming the parameter unless p is 2-D.
+// muon_apply: with O = NS(u), p * (1 - lr wd) - lr * scale * O.
+ir::Value muon_momentum(StateStore& state, const std::string& name, ir::Value p, ir::Value g, const MuonConfig& cfg);
+ir::Value muon_apply(ir::Value p, ir::Value orthogonalized, const MuonConfig& cfg, const StepInputs& step);
 
 }  // namespace grokjit::optimizers

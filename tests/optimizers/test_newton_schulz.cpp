@@ -5,6 +5,8 @@
 
 #include <Eigen/Dense>
 #include <cmath>
+#include <map>
+#include <string>
 
 #include "ir/builder.h"
 #include "ir/interpreter.h"
@@ -90,6 +92,46 @@ TEST(NewtonSchulz, TallInputIsTransposedAndBack) {
     if (n.op == ir::Op::MatMul) {
       EXPECT_NE(n.shape, (ir::Shape{7, 7}));
     }
+  }
+}
+
+// Stacking same-shape matrices (tall ones transposed) into one batch changes
+// nothing per matrix: each output equals newton_schulz of that matrix alone
+// (the SVD tests above check newton_schulz itself), and the batch runs one
+// chain of matmuls per shape instead of one per matrix.
+TEST(NewtonSchulz, StackedEqualsOneMatrixAtATime) {
+  const int64_t shapes[][2] = {{4, 6}, {6, 4}, {3, 5}, {4, 6}, {5, 5}, {4, 6}};
+  const std::vector<NsCoefficients> schedule = ns_schedule(MuonConfig{});
+  ir::Graph g;
+  std::vector<ir::Value> ins;
+  std::map<std::string, ir::Tensor64> feeds;
+  std::vector<Matrix> xs;
+  uint64_t seed = 90;
+  for (const auto& s : shapes) {
+    const std::string name = "x" + std::to_string(ins.size());
+    ins.push_back(ir::input(g, name, {s[0], s[1]}, ir::DType::F32, ir::InputRole::Data));
+    xs.push_back(random_matrix(s[0], s[1], seed++));
+    std::vector<double> data;
+    for (int64_t i = 0; i < s[0]; ++i)
+      for (int64_t j = 0; j < s[1]; ++j) data.push_back(xs.back()(i, j));
+    feeds.emplace(name, ir::Tensor64({s[0], s[1]}, data));
+  }
+  std::vector<ir::Value> outs = newton_schulz_stacked(ins, schedule, 1e-7);
+  ASSERT_EQ(outs.size(), ins.size());
+  for (size_t i = 0; i < outs.size(); ++i) ir::output(outs[i], "o" + std::to_string(i));
+  // {4,6} x3 and {6,4} stack into one batch of 4; {3,5} and {5,5} stay alone:
+  // 3 chains x 5 iterations x 3 matmuls.
+  size_t matmuls = 0;
+  for (const ir::Node& n : g.nodes()) matmuls += n.op == ir::Op::MatMul;
+  EXPECT_EQ(matmuls, 3u * 5u * 3u);
+  const auto results = ir::interpret(g, feeds).outputs;
+  for (size_t i = 0; i < outs.size(); ++i) {
+    Matrix alone = run_newton_schulz(xs[i], schedule);
+    const ir::Tensor64& o = results.at("o" + std::to_string(i));
+    ASSERT_EQ(o.shape, (ir::Shape{alone.rows(), alone.cols()}));
+    for (int64_t r = 0; r < alone.rows(); ++r)
+      for (int64_t c = 0; c < alone.cols(); ++c)
+        EXPECT_NEAR(o[static_cast<size_t>(r * alone.cols() + c)], alone(r, c), 1e-12) << "matrix " << i << " (" << r << "," << c << ")";
   }
 }
 
