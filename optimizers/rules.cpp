@@ -84,21 +84,23 @@ std::vector<NsCoefficients> ns_schedule(const MuonConfig& cfg) {
 ir::Value newton_schulz(Value u, std::span<const NsCoefficients> schedule, double eps) {
   if (u.rank() < 2) throw Error("newton_schulz: needs matrices [..., rows, cols], got " + ir::shape_str(u.shape()));
   const int64_t r = u.rank();
+  // A tall X (rows > cols) iterates as X^T would, without transposing X
+  // itself: the Gram matrix is X^T X and (B X^T)^T = X B^T. Same products,
+  // same order of the sums, and no strided copy of the large matrix.
   const bool tall = u.dim(r - 2) > u.dim(r - 1);
-  Value X = tall ? ir::transpose(u) : u;  // wide: X X^T is the smaller Gram matrix
-  X = X / (ir::sqrt(ir::sum(ir::square(X), {r - 2, r - 1}, /*keepdims=*/true)) + eps);
+  Value X = u / (ir::sqrt(ir::sum(ir::square(u), {r - 2, r - 1}, /*keepdims=*/true)) + eps);
   for (const NsCoefficients& k : schedule) {
-    Value A = ir::matmul(X, ir::transpose(X));
+    Value A = tall ? ir::matmul(ir::transpose(X), X) : ir::matmul(X, ir::transpose(X));
     Value B = k.b * A + k.c * ir::matmul(A, A);
-    X = k.a * X + ir::matmul(B, X);
+    X = k.a * X + (tall ? ir::matmul(X, ir::transpose(B)) : ir::matmul(B, X));
   }
-  return tall ? ir::transpose(X) : X;
+  return X;
 }
 
 std::vector<ir::Value> newton_schulz_stacked(std::span<const Value> us, std::span<const NsCoefficients> schedule, double eps) {
-  // Groups of the same wide shape (rows <= cols after orientation) and dtype, in first-appearance order.
+  // Groups of the same shape and dtype, in first-appearance order.
   struct Group {
-    ir::Shape wide;
+    ir::Shape shape;
     ir::DType dtype;
     std::vector<size_t> members;
   };
@@ -106,9 +108,8 @@ std::vector<ir::Value> newton_schulz_stacked(std::span<const Value> us, std::spa
   for (size_t i = 0; i < us.size(); ++i) {
     const Value& u = us[i];
     if (u.rank() != 2) throw Error("newton_schulz_stacked: needs 2-D matrices, got " + ir::shape_str(u.shape()));
-    ir::Shape wide = {std::min(u.dim(0), u.dim(1)), std::max(u.dim(0), u.dim(1))};
-    auto it = std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.wide == wide && g.dtype == u.dtype(); });
-    if (it == groups.end()) it = groups.insert(groups.end(), Group{wide, u.dtype(), {}});
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.shape == u.shape() && g.dtype == u.dtype(); });
+    if (it == groups.end()) it = groups.insert(groups.end(), Group{u.shape(), u.dtype(), {}});
     it->members.push_back(i);
   }
   std::vector<Value> out(us.size());
@@ -117,15 +118,11 @@ std::vector<ir::Value> newton_schulz_stacked(std::span<const Value> us, std::spa
       out[g.members[0]] = newton_schulz(us[g.members[0]], schedule, eps);
       continue;
     }
-    auto is_tall = [&](size_t i) { return us[i].dim(0) > us[i].dim(1); };
     std::vector<Value> stack;
-    for (size_t i : g.members) stack.push_back(ir::reshape(is_tall(i) ? ir::transpose(us[i]) : us[i], {1, g.wide[0], g.wide[1]}));
+    for (size_t i : g.members) stack.push_back(ir::reshape(us[i], {1, g.shape[0], g.shape[1]}));
     Value orthogonalized = newton_schulz(ir::concat(stack, 0), schedule, eps);
-    for (size_t k = 0; k < g.members.size(); ++k) {
-      const size_t i = g.members[k];
-      Value X = ir::reshape(ir::slice(orthogonalized, 0, static_cast<int64_t>(k), static_cast<int64_t>(k) + 1), g.wide);
-      out[i] = is_tall(i) ? ir::transpose(X) : X;
-    }
+    for (size_t k = 0; k < g.members.size(); ++k)
+      out[g.members[k]] = ir::reshape(ir::slice(orthogonalized, 0, static_cast<int64_t>(k), static_cast<int64_t>(k) + 1), g.shape);
   }
   return out;
 }

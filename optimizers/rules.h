@@ -46,14 +46,14 @@ struct NsCoefficients {
 std::vector<NsCoefficients> ns_schedule(const MuonConfig& cfg);
 
 // Orthogonalizes u [..., rows, cols], each matrix of the batch on its own:
-// X = u (transposed when rows > cols); X /= ||X||_F + eps (per matrix); per
-// iteration A = X X^T, X = a X + (b A + c A A) X; transposed back. Computed
-// in u's dtype.
+// X = u / (||u||_F + eps) (per matrix); per iteration, for a wide X (rows <=
+// cols) A = X X^T, X = a X + (b A + c A A) X; for a tall X the same
+// iteration on X^T, written without transposing X (A = X^T X, X = a X +
+// X (b A + c A A)^T). Computed in u's dtype.
 ir::Value newton_schulz(ir::Value u, std::span<const NsCoefficients> schedule, double eps);
 
 // Newton-Schulz of several 2-D matrices with as few kernels as possible: the
-// matrices of the same shape once tall ones are transposed (so [512, 128] and
-// [128, 512] go together) are stacked into one batch and orthogonalized by
+// matrices of the same shape are stacked into one batch and orthogonalized by
 // one batched newton_schulz. Result i belongs to us[i]; each is what
 // newton_schulz(us[i]) computes (the same arithmetic per matrix).
 std::vector<ir::Value> newton_schulz_stacked(std::span<const ir::Value> us, std::span<const NsCoefficients> schedule,
