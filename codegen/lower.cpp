@@ -257,6 +257,17 @@ class GroupLowerer {
     return linearize(a, s) == linearize(b, s);
   }
 
+  // A per-run seed or counter (i32[R]) is read at the run index idx[0], and the
+  // element number counts within the run (ir/graph.h, RandomUniform).
+  ExprId random(const ir::Node& n, const Idx& idx, ScalarType t) {
+    auto per_run = [&](size_t i) { return !node(n.inputs[i]).shape.empty(); };
+    const bool packed = per_run(0) || per_run(1);
+    auto operand = [&](size_t i) { return value(n.inputs[i], per_run(i) ? Idx{idx[0]} : Idx{}); };
+    ExprId element = packed ? linearize(Idx(idx.begin() + 1, idx.end()), ir::Shape(n.shape.begin() + 1, n.shape.end()))
+                            : linearize(idx, n.shape);
+    return k().random(operand(0), operand(1), element, n.attrs.stream, t);
+  }
+
   ExprId compute(NodeId id, const Idx& idx) {
     const ir::Node& n = node(id);
     const bool mine = member(id);
@@ -285,8 +296,7 @@ class GroupLowerer {
     switch (n.op) {
       case Op::Constant: return k().constant(t, n.attrs.scalar);
       case Op::Iota: return k().cast(t, idx[static_cast<size_t>(n.attrs.axis)]);
-      case Op::RandomUniform:
-        return k().random(value(in(0), {}), value(in(1), {}), linearize(idx, n.shape), n.attrs.stream, t);
+      case Op::RandomUniform: return random(n, idx, t);
       case Op::Broadcast: {
         const ir::Shape& s = node(in(0)).shape;
         Idx j = idx;

@@ -128,6 +128,9 @@ struct Attrs {
 // - Iota: value = index along `axis` (cast to dtype).
 // - RandomUniform(seed i32[], counter i32[]): uniform [0,1) per element from
 //   ir::random_uniform(seed, counter, stream, linear index) (random.h).
+//   Either may instead be i32[R] with R the node's leading dim (a packed
+//   graph's run axis, pack_runs.h): element (r, i...) then draws with
+//   seed[r] / counter[r] and the linear index of i within the trailing dims.
 // - Unary/Binary/Compare/Where: elementwise, all inputs of the node's shape
 //   (builders insert Broadcast). Binary ops need equal dtypes; compare ops
 //   produce Bool; Where(cond Bool, a, b). Cast converts to the node's dtype.

@@ -97,11 +97,19 @@ Tensor64 eval_iota(const Node& n) {
   return t;
 }
 
+// With a per-run seed or counter (shape [R]), element (r, i...) draws with
+// seed[r], counter[r] and the linear index of i within run r's slice.
 Tensor64 eval_random(const Node& n, const Tensor64& seed, const Tensor64& counter) {
   auto as_u32 = [](double v) { return static_cast<uint32_t>(static_cast<int32_t>(v)); };
   Tensor64 t = Tensor64::zeros(n.shape);
-  for (size_t i = 0; i < t.data.size(); ++i)
-    t[i] = random_uniform(as_u32(seed[0]), as_u32(counter[0]), n.attrs.stream, static_cast<uint32_t>(i));
+  const bool per_run = !seed.shape.empty() || !counter.shape.empty();
+  const size_t runs = per_run ? static_cast<size_t>(n.shape[0]) : 1;
+  const size_t inner = runs ? t.data.size() / runs : 0;
+  auto pick = [](const Tensor64& x, size_t r) { return x.shape.empty() ? x[0] : x[r]; };
+  for (size_t r = 0; r < runs; ++r)
+    for (size_t i = 0; i < inner; ++i)
+      t[r * inner + i] = random_uniform(as_u32(pick(seed, r)), as_u32(pick(counter, r)), n.attrs.stream,
+                                        static_cast<uint32_t>(i));
   return t;
 }
 

@@ -150,9 +150,18 @@ NodeType check_leaf(const Checker& c) {
   return declared(n);
 }
 
+// seed and counter are i32 scalars, or i32[R] where the node's leading axis
+// has size R (one seed/counter per run of a packed graph, ir/pack_runs.h).
 NodeType check_random(const Checker& c) {
-  c.require(c.shape(0).empty() && c.dtype(0) == DType::I32, "seed must be an i32[] scalar");
-  c.require(c.shape(1).empty() && c.dtype(1) == DType::I32, "counter must be an i32[] scalar");
+  const Shape& out = c.node().shape;
+  const char* what[] = {"seed", "counter"};
+  for (size_t i = 0; i < 2; ++i) {
+    c.require_dtype(i, DType::I32, what[i]);
+    bool per_run = c.rank(i) == 1 && !out.empty() && c.shape(i)[0] == out[0];
+    c.require(c.shape(i).empty() || per_run, std::string(what[i]) + " must be an i32[] scalar or i32[" +
+                                                 (out.empty() ? std::string("R") : std::to_string(out[0])) +
+                                                 "] (one per index of the output's leading axis)");
+  }
   c.require(is_float(c.node().dtype), "random_uniform needs a float dtype, got " +
                                           std::string(dtype_name(c.node().dtype)));
   return declared(c.node());

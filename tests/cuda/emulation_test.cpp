@@ -20,6 +20,7 @@
 #include "codegen/plan.h"
 #include "ir/autodiff.h"
 #include "ir/builder.h"
+#include "ir/pack_runs.h"
 #include "tests/codegen/harness.h"
 #include "tests/codegen/tiny_model.h"
 #include "tests/cuda/emulation.h"
@@ -205,7 +206,25 @@ std::vector<Case> make_cases() {
     update(p, q);
     update(q, p);
   }, {1e-6, 1e-7}));
+  // Runs packed into one program (ir/pack_runs.h): per-run seeds and counters
+  // index the random numbers by run, bit for bit; two tiny steps in one.
+  cs.push_back(make("packed_random", [](Graph& g) {
+    Value seeds = input(g, "seeds", {3}, DType::I32, InputRole::Scalar);
+    Value counters = input(g, "counters", {3}, DType::I32, InputRole::Scalar);
+    Value counter = input(g, "counter", {}, DType::I32, InputRole::Scalar);
+    output(random_uniform(seeds, counter, {3, 7, 129}, 3, DType::F32), "u32");
+    output(random_uniform(counter, counters, {3, 5}, 1, DType::F64), "u64");
+  }, {0, 0}, {{"seeds", {-2147483648.0, 2147483647.0}}, {"counters", {0, 100000}}, {"counter", {0, 100000}}}));
+  cs.back().bitwise = {"u32", "u64"};
   {
+    testing::TinyConfig cfg;
+    testing::TinyModel m = testing::tiny_transformer(cfg);
+    auto per_run = [](const Node& n) { return n.attrs.role != InputRole::Scalar || n.attrs.name == "seed"; };
+    Case c{"packed_tiny_train_step", pack_runs(m.graph, 2, per_run), {}, {2e-4, 2e-5}};
+    c.inputs = testing::tiny_inputs(testing::TinyModel{c.graph, m.params}, cfg, 13);
+    cs.push_back(std::move(c));
+  }
+  {  // stays the last case: EmissionIsDeterministic plans cases.back() again
     testing::TinyConfig cfg;
     testing::TinyModel m = testing::tiny_transformer(cfg);
     Case c{"tiny_train_step", std::move(m.graph), {}, {2e-4, 2e-5}};
@@ -314,6 +333,8 @@ TEST(CudaEmulation, MatMulF64) { check_case("matmul_f64"); }
 TEST(CudaEmulation, GatherScatterAdd) { check_case("gather_scatter"); }
 TEST(CudaEmulation, OptimizerUpdatesInPlace) { check_case("optimizer_updates"); }
 TEST(CudaEmulation, TinyTransformerTrainStep) { check_case("tiny_train_step"); }
+TEST(CudaEmulation, PackedRandomBitExact) { check_case("packed_random"); }
+TEST(CudaEmulation, PackedTinyTransformerTrainStep) { check_case("packed_tiny_train_step"); }
 
 // Every kernel kind appears among the cases (else a kind would go unchecked).
 TEST(CudaEmulation, CoversEveryKernelKind) {

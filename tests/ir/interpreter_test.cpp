@@ -75,6 +75,24 @@ TEST(InterpreterLeaves, RandomUniformReadsSeedCounterStreamAndIndex) {
   EXPECT_DOUBLE_EQ(neg[9], 0.10629451274871826);
 }
 
+// A packed graph's dropout (ir/pack_runs.h): seed and counter one per index of
+// the leading axis, the element number counted within that index's slice.
+TEST(InterpreterLeaves, RandomUniformPerRunSeedAndCounter) {
+  Graph g;
+  Value seed = input(g, "seed", {2}, DType::I32, InputRole::Scalar);
+  Value step = input(g, "step", {2}, DType::I32, InputRole::Scalar);
+  Value shared = input(g, "shared", {}, DType::I32, InputRole::Scalar);
+  TensorMap in{{"seed", tensor({2}, {42, -1})}, {"step", tensor({2}, {7, 5})}, {"shared", tensor({}, {7})}};
+  Tensor64 t = eval(random_uniform(seed, step, {2, 3, 40}, 1), in);
+  EXPECT_DOUBLE_EQ(t[100], 0.359127402305603);  // (42, 7, 1, 100), as in the unpacked test above
+  EXPECT_EQ(t[120 + 100], random_uniform(0xffffffffu, 5, 1, 100));
+  Tensor64 u = eval(random_uniform(seed, shared, {2, 60}, 1), in);
+  EXPECT_EQ(u[10], random_uniform(42, 7, 1, 10));
+  EXPECT_EQ(u[60 + 9], random_uniform(0xffffffffu, 7, 1, 9));
+  expect_error([&] { random_uniform(seed, step, {3, 40}, 1); }, {"seed", "i32[3]"});
+  expect_error([&] { random_uniform(seed, step, {}, 1); }, {"seed"});
+}
+
 // ---- unary elementwise against std:: math
 
 struct UnaryCase {

@@ -44,7 +44,8 @@ std::map<Op, OpDoc> op_docs() {
   d[Op::Constant] = {{"InterpreterLeaves.ConstantFillAndData"}, {}, "not differentiable: a constant"};
   d[Op::Iota] = {{"InterpreterLeaves.IotaAlongEachAxis"}, {}, "not differentiable: index values, no inputs"};
   d[Op::RandomUniform] = {{"InterpreterLeaves.RandomUniformMatchesReferenceBits",
-                           "InterpreterLeaves.RandomUniformReadsSeedCounterStreamAndIndex"},
+                           "InterpreterLeaves.RandomUniformReadsSeedCounterStreamAndIndex",
+                           "InterpreterLeaves.RandomUniformPerRunSeedAndCounter"},
                           {},
                           "not differentiable: inputs are i32 seed and counter"};
   for (Op op : {Op::Neg, Op::Exp, Op::Log, Op::Sqrt, Op::Rsqrt, Op::Recip, Op::Sin, Op::Cos, Op::Silu, Op::Sigmoid,
