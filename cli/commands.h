@@ -44,6 +44,7 @@ struct SweepArgs {
   std::string shard;       // "i/N"; "" = SLURM array variables when set, else all points
   bool per_shard_results = false;
   int jobs = 1;
+  int pack = 0;            // runs per pack (runtime/sweep.h); 0 = the backend's default
   bool dry_run = false;
   bool merge = false;
   std::string backend, fusion;  // as in SpecArgs

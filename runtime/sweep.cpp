@@ -680,7 +680,31 @@ SweepOutcome run_sweep(const Sweep& sweep, const SweepOptions& options) {
   std::unique_ptr<SignalWatch> signals;
   if (options.handle_signals) signals = std::make_unique<SignalWatch>(stop, log);
 
-  const int jobs = std::max(1, std::min<int>(options.jobs, static_cast<int>(std::max<size_t>(1, todo.size()))));
+  // Work items: one point, or a pack of points that differ only in their
+  // seeds. Points with a checkpoint (resumed alone) or a finished summary
+  // (adopted) are never packed.
+  std::vector<std::vector<const SweepPoint*>> items;
+  std::vector<bool> can_grow;  // items[i] is a pack (to be) that takes more points
+  for (const SweepPoint* p : todo) {
+    const fs::path run_dir = fs::path(options.out_dir) / "runs" / p->id;
+    const bool alone = options.pack <= 1 || fs::exists(run_dir / "checkpoint.safetensors") ||
+                       !finished_summary(run_dir, *p).is_null();
+    size_t i = 0;
+    while (i < items.size() && (alone || !can_grow[i] || items[i].size() >= static_cast<size_t>(options.pack) ||
+                                !pack_mismatch(items[i][0]->config, p->config).empty()))
+      ++i;
+    if (i < items.size()) {
+      items[i].push_back(p);
+    } else {
+      items.push_back({p});
+      can_grow.push_back(!alone);
+    }
+  }
+  size_t packs = 0;
+  for (const auto& item : items) packs += item.size() > 1;
+  if (packs) log(std::to_string(packs) + " pack(s) of up to " + std::to_string(options.pack) + " runs differing only in their seeds");
+
+  const int jobs = std::max(1, std::min<int>(options.jobs, static_cast<int>(std::max<size_t>(1, items.size()))));
   const int cores = options.total_threads > 0 ? options.total_threads
                                               : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   const int threads_per_run = std::max(1, cores / jobs);
@@ -691,92 +715,147 @@ SweepOutcome run_sweep(const Sweep& sweep, const SweepOptions& options) {
   double finished_wall = 0;
   std::exception_ptr first_error;
 
+  auto run_dir_of = [&](const SweepPoint& p) { return fs::path(options.out_dir) / "runs" / p.id; };
+  auto new_row = [&](const SweepPoint& p) {
+    return json{{"id", p.id},
+                {"sweep", sweep.name},
+                {"point", p.point},
+                {"out_dir", run_dir_of(p).string()},
+                {"grokjit_version", GROKJIT_VERSION}};
+  };
+  auto mark_diverged = [](json& row, const SweepPoint& p, int exit_code, const std::string& message) {
+    row["summary"] = nullptr;
+    row["config"] = p.config_json;
+    row["failure"] = {{"kind", "diverged"}, {"exit_code", exit_code}, {"message", message}};
+  };
+  // Appends the finished run's row (summary: its summary.json; null when it
+  // diverged). `wall`: the run's time, its share of the pack's for a pack.
+  auto record = [&](const SweepPoint& p, json row, const json& summary, bool adopted, double wall) {
+    const bool diverged = summary.is_null();
+    std::string result_text = "diverged";
+    if (!diverged) {
+      row["summary"] = summary;
+      result_text = summary["grokking_epoch"].is_null()
+                        ? "censored at " + std::to_string(summary.value("epochs_run", 0))
+                        : "grokked at epoch " + std::to_string(summary["grokking_epoch"].get<int64_t>());
+    }
+    row["finished_at"] = iso_utc_now();
+    append_result_line(results, row);
+    std::lock_guard<std::mutex> lock(state_mutex);
+    if (adopted) {
+      ++outcome.adopted;
+      log("done  " + p.id + ": " + result_text + " (from its summary.json of an earlier sweep)");
+      return;
+    }
+    ++outcome.trained;
+    if (diverged) ++outcome.diverged;
+    ++finished;
+    finished_wall += wall;
+    const size_t left = todo.size() - outcome.adopted - finished;
+    const double eta = finished_wall / static_cast<double>(finished) * static_cast<double>(left) / jobs;
+    log("done  " + p.id + ": " + result_text + ", " + format_duration(wall) + "; " + std::to_string(left) +
+        " left, ETA " + format_duration(eta));
+  };
+  auto number_started = [&](size_t runs) {
+    std::lock_guard<std::mutex> lock(state_mutex);
+    started += runs;
+    return started;
+  };
+  auto quiet_options = [&](const SweepPoint& p) {
+    TrainOptions train_options;
+    train_options.out_dir = run_dir_of(p).string();
+    train_options.fusion = options.fusion;
+    train_options.quiet = true;
+    train_options.progress = false;
+    train_options.after_epoch = [&options, &stop, &p](int64_t epoch) {
+      if (options.after_epoch && !options.after_epoch(p, epoch)) stop.store(true);
+      return !stop.load();
+    };
+    return train_options;
+  };
+
+  auto run_point = [&](const SweepPoint& p, std::unique_ptr<Device>& device) {
+    const fs::path run_dir = run_dir_of(p);
+    const auto run_t0 = Clock::now();
+    json summary = finished_summary(run_dir, p);
+    json row = new_row(p);
+    const bool adopted = !summary.is_null();
+    if (!adopted) {
+      if (!device) device = options.make_device(threads_per_run);
+      TrainOptions train_options = quiet_options(p);
+      train_options.resume = fs::exists(run_dir / "checkpoint.safetensors");
+      log("[" + std::to_string(number_started(1)) + "/" + std::to_string(todo.size()) + "] start " + p.id +
+          (train_options.resume ? " (resuming from its checkpoint)" : ""));
+      try {
+        TrainSummary s = train(p.config, *device, train_options);
+        if (!s.interrupted && train_options.resume && s.last.epoch == 0) {
+          // Stopped right after its last epoch: the checkpoint has nothing
+          // left to run, and the final metrics are not in it. Run it again.
+          log("rerunning " + p.id + " from the start: its checkpoint was taken after its last epoch");
+          fs::remove_all(run_dir);
+          train_options.resume = false;
+          s = train(p.config, *device, train_options);
+        }
+        if (s.interrupted) {
+          log("stopped " + p.id + " after epoch " + std::to_string(s.epochs_run) + "; its checkpoint is in " +
+              run_dir.string());
+          stop.store(true);
+          return;
+        }
+        summary = json::parse(read_text_file((run_dir / "summary.json").string(), "summary"));
+      } catch (const Error& e) {
+        if (e.code() != ExitCode::Diverged) throw;
+        mark_diverged(row, p, e.exit_code(), e.what());
+      }
+    }
+    record(p, row, summary, adopted, std::chrono::duration<double>(Clock::now() - run_t0).count());
+  };
+
+  // A pack: one program for all its runs (runtime/trainer.h, train_pack).
+  // Rows are written when the pack returns; its interrupted runs get none
+  // and start again from scratch next time (packs write no checkpoints).
+  auto run_pack = [&](const std::vector<const SweepPoint*>& pack, std::unique_ptr<Device>& device) {
+    const auto run_t0 = Clock::now();
+    if (!device) device = options.make_device(threads_per_run);
+    std::vector<RunConfig> configs;
+    std::vector<TrainOptions> train_options;
+    std::string ids;
+    for (const SweepPoint* p : pack) {
+      configs.push_back(p->config);
+      train_options.push_back(quiet_options(*p));
+      ids += (ids.empty() ? "" : ", ") + p->id;
+    }
+    const size_t last = number_started(pack.size());
+    log("[" + std::to_string(last - pack.size() + 1) + "-" + std::to_string(last) + "/" + std::to_string(todo.size()) +
+        "] start a pack of " + std::to_string(pack.size()) + ": " + ids);
+    const std::vector<TrainSummary> summaries = train_pack(configs, *device, train_options);
+    const double wall = std::chrono::duration<double>(Clock::now() - run_t0).count() / static_cast<double>(pack.size());
+    for (size_t i = 0; i < pack.size(); ++i) {
+      const SweepPoint& p = *pack[i];
+      json row = new_row(p);
+      json summary;
+      if (!summaries[i].divergence.empty()) {
+        mark_diverged(row, p, static_cast<int>(ExitCode::Diverged), summaries[i].divergence);
+      } else if (summaries[i].interrupted) {
+        log("stopped " + p.id + " (in a pack) after epoch " + std::to_string(summaries[i].epochs_run) +
+            "; packs write no checkpoints: it starts again next time");
+        stop.store(true);
+        continue;
+      } else {
+        summary = json::parse(read_text_file((run_dir_of(p) / "summary.json").string(), "summary"));
+      }
+      record(p, row, summary, false, wall);
+    }
+  };
+
   auto worker = [&] {
     std::unique_ptr<Device> device;
     while (!stop.load()) {
       const size_t k = next.fetch_add(1);
-      if (k >= todo.size()) return;
-      const SweepPoint& p = *todo[k];
-      const fs::path run_dir = fs::path(options.out_dir) / "runs" / p.id;
-      const auto run_t0 = Clock::now();
+      if (k >= items.size()) return;
       try {
-        json summary = finished_summary(run_dir, p);
-        json row{{"id", p.id},
-                 {"sweep", sweep.name},
-                 {"point", p.point},
-                 {"out_dir", run_dir.string()},
-                 {"grokjit_version", GROKJIT_VERSION}};
-        std::string result_text;
-        bool adopted = !summary.is_null();
-        bool diverged = false;
-        if (!adopted) {
-          if (!device) device = options.make_device(threads_per_run);
-          TrainOptions train_options;
-          train_options.out_dir = run_dir.string();
-          train_options.fusion = options.fusion;
-          train_options.resume = fs::exists(run_dir / "checkpoint.safetensors");
-          train_options.quiet = true;
-          train_options.progress = false;
-          train_options.after_epoch = [&](int64_t epoch) {
-            if (options.after_epoch && !options.after_epoch(p, epoch)) stop.store(true);
-            return !stop.load();
-          };
-          size_t number;
-          {
-            std::lock_guard<std::mutex> lock(state_mutex);
-            number = ++started;
-          }
-          log("[" + std::to_string(number) + "/" + std::to_string(todo.size()) + "] start " + p.id +
-              (train_options.resume ? " (resuming from its checkpoint)" : ""));
-          try {
-            TrainSummary s = train(p.config, *device, train_options);
-            if (!s.interrupted && train_options.resume && s.last.epoch == 0) {
-              // Stopped right after its last epoch: the checkpoint has nothing
-              // left to run, and the final metrics are not in it. Run it again.
-              log("rerunning " + p.id + " from the start: its checkpoint was taken after its last epoch");
-              fs::remove_all(run_dir);
-              train_options.resume = false;
-              s = train(p.config, *device, train_options);
-            }
-            if (s.interrupted) {
-              log("stopped " + p.id + " after epoch " + std::to_string(s.epochs_run) + "; its checkpoint is in " +
-                  run_dir.string());
-              stop.store(true);
-              continue;
-            }
-            summary = json::parse(read_text_file((run_dir / "summary.json").string(), "summary"));
-          } catch (const Error& e) {
-            if (e.code() != ExitCode::Diverged) throw;
-            diverged = true;
-            row["summary"] = nullptr;
-            row["config"] = p.config_json;
-            row["failure"] = {{"kind", "diverged"}, {"exit_code", e.exit_code()}, {"message", e.what()}};
-            result_text = "diverged";
-          }
-        }
-        if (!diverged) {
-          row["summary"] = summary;
-          result_text = summary["grokking_epoch"].is_null()
-                            ? "censored at " + std::to_string(summary.value("epochs_run", 0))
-                            : "grokked at epoch " + std::to_string(summary["grokking_epoch"].get<int64_t>());
-        }
-        row["finished_at"] = iso_utc_now();
-        append_result_line(results, row);
-        const double wall = std::chrono::duration<double>(Clock::now() - run_t0).count();
-        std::lock_guard<std::mutex> lock(state_mutex);
-        if (adopted) {
-          ++outcome.adopted;
-          log("done  " + p.id + ": " + result_text + " (from its summary.json of an earlier sweep)");
-          continue;
-        }
-        ++outcome.trained;
-        if (diverged) ++outcome.diverged;
-        ++finished;
-        finished_wall += wall;
-        const size_t left = todo.size() - outcome.adopted - finished;
-        const double eta = finished_wall / static_cast<double>(finished) * static_cast<double>(left) / jobs;
-        log("done  " + p.id + ": " + result_text + ", " + format_duration(wall) + "; " + std::to_string(left) +
-            " left, ETA " + format_duration(eta));
+        if (items[k].size() == 1) run_point(*items[k][0], device);
+        else run_pack(items[k], device);
       } catch (...) {
         std::lock_guard<std::mutex> lock(state_mutex);
         if (!first_error) first_error = std::current_exception();

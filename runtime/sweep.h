@@ -95,7 +95,10 @@ struct SweepOptions {
   std::string out_dir;           // required
   int shard = 0, shards = 1;     // this process runs points with index % shards == shard
   bool per_shard_results = false;
-  int jobs = 1;                  // runs at once
+  int jobs = 1;                  // runs (or packs) at once
+  // Up to `pack` points that differ only in train.seed / task.split_seed train
+  // as one pack (runtime/trainer.h, train_pack); 1 = every run alone.
+  int pack = 1;
   bool fusion = true;
   // Makes the device for one worker; `threads` = the CPU threads it may use.
   std::function<std::unique_ptr<Device>(int threads)> make_device;

@@ -64,6 +64,8 @@ struct TrainSummary {
   double step_ms_median = 0;
   size_t train_kernels = 0, eval_kernels = 0;
   double compile_seconds = 0;
+  int64_t pack_runs = 1, pack_slot = 0;  // trained in a pack of pack_runs runs, as run pack_slot
+  std::string divergence;  // a run of a pack whose loss diverged: the message (no summary.json is written)
 };
 
 // The shapes the step graphs are built for: batch_size rows per step (0 =
@@ -73,5 +75,31 @@ DataShape data_shape(const RunConfig& config, const tasks::Dataset& data, const 
 // Runs (or resumes) a training run. Throws grokjit::Error: ExitCode::Diverged
 // on NaN/Inf loss (the last good checkpoint is kept), Io on a bad checkpoint.
 TrainSummary train(const RunConfig& config, Device& device, const TrainOptions& options);
+
+// Trains configs.size() runs that differ only in their seeds as one pack: one
+// train-step and one eval program with a leading run axis (ir/pack_runs.h),
+// stepping all runs in lockstep. Each run keeps its own init, split, batch
+// order and dropout, and writes its own metrics.jsonl and summary.json into
+// options[i].out_dir as train() would, plus a "pack" field {runs, slot} in
+// the summary. A run that reaches its last epoch (max_epochs, or
+// stop_after_grok) writes its summary then; the program goes on until every
+// run is done. A run whose loss diverges is left out (its summary's
+// `divergence` says why; it writes no summary.json). Packs write no
+// checkpoints and cannot resume: an interrupted pack's unfinished runs get
+// summaries with interrupted = true and are rerun from the start. Throws
+// Error (Usage) if the configs cannot share a pack (pack_mismatch) or an
+// option asks to resume.
+std::vector<TrainSummary> train_pack(const std::vector<RunConfig>& configs, Device& device,
+                                     const std::vector<TrainOptions>& options);
+
+// Why run b cannot share a pack with run a ("" if it can): their configs must
+// be equal but for name, train.seed and task.split_seed.
+std::string pack_mismatch(const RunConfig& a, const RunConfig& b);
+
+// The inputs of the step graphs (step_graph.h) that differ between the runs
+// of a pack: every Param, State and Data input and the dropout "seed". The
+// others ("step", "lr_scale", "inv_rows") are shared: the runs step in
+// lockstep over splits of equal size.
+bool per_run_step_input(const ir::Node& input);
 
 }  // namespace grokjit::runtime

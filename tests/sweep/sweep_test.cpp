@@ -81,6 +81,17 @@ class SweepTest : public ::testing::Test {
     return by_id;
   }
 
+  // The rows of `packed` (packs of `runs`) are those of `alone` plus the summaries' "pack" field.
+  static void expect_rows_of_packs(const std::string& packed, const std::string& alone, int runs) {
+    std::map<std::string, json> want = rows(alone), got = rows(packed);
+    ASSERT_EQ(got.size(), want.size());
+    for (auto& [id, row] : got) {
+      EXPECT_EQ(row["summary"]["pack"]["runs"], runs) << id;
+      row["summary"].erase("pack");
+    }
+    EXPECT_EQ(got, want);
+  }
+
   static size_t line_count(const std::string& file) {
     std::ifstream in(file);
     std::string line;
@@ -396,6 +407,47 @@ TEST_F(SweepTest, JobsGiveTheSameRowsAsOneAtATime) {
   size_t etas = 0;
   for (const std::string& l : logged) etas += l.find(" left, ETA ") != std::string::npos;
   EXPECT_EQ(etas, 4u);
+}
+
+// Packs of the points that differ only in their seeds (2 outputs x 2 seeds: 2
+// packs of 2) give the rows and ids of the runs alone (bitwise on the
+// reference device), plus each summary's "pack" field.
+TEST_F(SweepTest, PacksGiveTheSameRowsAsRunsAlone) {
+  const Sweep s = parse_sweep(tiny_sweep(), "tiny.json", "");
+  const std::string alone = dir("alone"), packed = dir("packed");
+  run_sweep(s, options(alone));
+  SweepOptions o = options(packed);
+  o.pack = 4;
+  std::vector<std::string> logged;
+  o.log = [&](const std::string& line) { logged.push_back(line); };
+  const SweepOutcome outcome = run_sweep(s, o);
+  EXPECT_EQ(outcome.trained, 4u);
+  size_t packs = 0;
+  for (const std::string& l : logged) packs += l.find("start a pack of 2") != std::string::npos;
+  EXPECT_EQ(packs, 2u);
+  expect_rows_of_packs(packed, alone, 2);
+  EXPECT_EQ(line_count(packed + "/results.jsonl"), 4u);
+  // Run again: nothing left to do.
+  EXPECT_EQ(run_sweep(s, o).already, 4u);
+}
+
+// A pack stopped in its second epoch writes no rows and no checkpoints; the
+// next invocation trains its runs again from the start, to the same rows.
+TEST_F(SweepTest, AnInterruptedPackStartsAgainFromScratch) {
+  const Sweep s = parse_sweep(tiny_sweep(), "tiny.json", "");
+  const std::string alone = dir("alone_for_stop"), packed = dir("packed_stopped");
+  run_sweep(s, options(alone));
+  SweepOptions o = options(packed);
+  o.pack = 2;
+  o.after_epoch = [](const SweepPoint&, int64_t epoch) { return epoch < 2; };
+  const SweepOutcome first = run_sweep(s, o);
+  EXPECT_TRUE(first.interrupted);
+  EXPECT_EQ(first.trained, 0u);
+  EXPECT_EQ(line_count(packed + "/results.jsonl"), 0u);
+  for (const SweepPoint& p : s.points) EXPECT_FALSE(fs::exists(fs::path(packed) / "runs" / p.id / "checkpoint.safetensors"));
+  o.after_epoch = nullptr;
+  EXPECT_EQ(run_sweep(s, o).trained, 4u);
+  expect_rows_of_packs(packed, alone, 2);
 }
 
 }  // namespace
