@@ -426,6 +426,25 @@ json metrics_json(const EpochMetrics& m) {
               {"epoch_s", m.epoch_seconds}};
 }
 
+// The inverse of metrics_json (extra fields, e.g. train.metrics, are ignored).
+EpochMetrics epoch_metrics_from_json(const json& j) {
+  EpochMetrics m;
+  m.epoch = j.value("epoch", int64_t{0});
+  m.step = j.value("step", int64_t{0});
+  m.train_loss = j.value("train_loss", 0.0);
+  m.train_acc = j.value("train_acc", 0.0);
+  m.train_loss_running = j.value("train_loss_running", 0.0);
+  m.train_acc_running = j.value("train_acc_running", 0.0);
+  m.val_loss = j.value("val_loss", 0.0);
+  m.val_acc = j.value("val_acc", 0.0);
+  m.softmax_collapse = j.value("softmax_collapse", 0.0);
+  m.zero_loss = j.value("zero_loss", 0.0);
+  m.val_margin = j.value("val_margin", 0.0);
+  m.step_ms_median = j.value("step_ms", 0.0);
+  m.epoch_seconds = j.value("epoch_s", 0.0);
+  return m;
+}
+
 std::vector<float> Run::read_param(size_t slot, const std::string& name) const {
   const Buffer& buf = *persistent_.at(name);
   const size_t bytes = buf.bytes() / runs();
@@ -557,7 +576,11 @@ void Run::load_checkpoint() {
     if (j.is_discarded() || !j.contains("epoch")) break;  // a torn last line from a crash
     if (j["epoch"].get<int64_t>() >= epoch_) break;
     kept += line + "\n";
-    s.summary.epochs_run = j["epoch"].get<int64_t>();
+    // The summary's figures are the last evaluated epoch's, also when the
+    // resumed run has no epoch left to run.
+    s.summary.last = epoch_metrics_from_json(j);
+    s.summary.epochs_run = s.summary.last.epoch;
+    s.summary.steps = s.summary.last.step;
   }
   in.close();
   write_file_atomically(metrics.string(), kept);

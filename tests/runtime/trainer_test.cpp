@@ -106,6 +106,30 @@ TEST_P(TrainerTest, ResumedRunEqualsUninterruptedRun) {
 
 INSTANTIATE_TEST_SUITE_P(Optimizers, TrainerTest, ::testing::Values("adamw", "muon"));
 
+// A run stopped right after its last epoch has nothing left to run when
+// resumed; its summary must still report that last epoch, not zeros.
+TEST(Trainer, ResumingAFinishedRunKeepsItsFinalMetrics) {
+  RunConfig config = tiny_config();
+  auto device = make_reference_device();
+  fs::path dir = fresh_dir("resume_finished");
+  TrainOptions first = quiet_options(dir);
+  first.after_epoch = [](int64_t epoch) { return epoch < 4; };  // stop after the last epoch (4)
+  TrainSummary s1 = train(config, *device, first);
+  ASSERT_EQ(s1.epochs_run, 4);
+  const json before = json::parse(std::ifstream(dir / "summary.json"));
+  TrainOptions second = quiet_options(dir);
+  second.resume = true;
+  TrainSummary s2 = train(config, *device, second);
+  EXPECT_EQ(s2.epochs_run, 4);
+  EXPECT_EQ(s2.steps, s1.steps);
+  const json after = json::parse(std::ifstream(dir / "summary.json"));
+  EXPECT_EQ(after["final"]["epoch"], 4);
+  EXPECT_EQ(after["final"]["val_acc"], before["final"]["val_acc"]);
+  EXPECT_EQ(after["final"]["train_loss"], before["final"]["train_loss"]);
+  EXPECT_GT(after["final"]["train_loss"].get<double>(), 0.0);
+  fs::remove_all(dir);
+}
+
 TEST(Trainer, WritesSummaryWithCriterionAndConfig) {
   fs::path dir = fresh_dir("summary");
   auto device = make_reference_device();
