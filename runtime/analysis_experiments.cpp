@@ -94,12 +94,6 @@ std::string md_table(const std::vector<std::string>& headers, const std::vector<
   return out + "\n";
 }
 
-std::string embed(const plot::Result& r, const std::string& title) {
-  if (r.drawn) return "![" + title + "](plots/" + fs::path(r.svg).filename().string() + ")\n\n";
-  return "(plot '" + title + "' not drawn: " + r.not_drawn_reason + "; data in plots/" +
-         fs::path(r.dat).filename().string() + ")\n\n";
-}
-
 // Runs grouped by the text of one axis, in first-appearance order.
 std::vector<std::pair<std::string, std::vector<const RunData*>>> group_by(const std::vector<RunData>& runs,
                                                                          const std::string& axis) {
@@ -207,7 +201,7 @@ std::string report_li2_wd(const std::vector<RunData>& runs, const std::string& p
       ++color;
     }
     if (p.series.empty()) return std::string();
-    return embed(plot::line_plot(plots, stem, p), title);
+    return plot::markdown_image(plot::line_plot(plots, stem, p), title);
   };
   md += "## Over training\n\n";
   md += over_epochs("wd-val-acc", "validation accuracy", "val acc", false,
@@ -286,8 +280,8 @@ std::string report_li2_pstar(const std::vector<RunData>& runs, const std::string
   }
   std::string md = "## Final validation accuracy over M and train fraction\n\n" + md_table(headers, rows);
   if (!lp.series.empty()) {
-    md += embed(plot::line_plot(plots, "pstar-lines", lp), "val acc vs train fraction, p* dashed");
-    md += embed(plot::heat_map(plots, "pstar-heat", hm), "val acc heat map");
+    md += plot::markdown_image(plot::line_plot(plots, "pstar-lines", lp), "val acc vs train fraction, p* dashed");
+    md += plot::markdown_image(plot::heat_map(plots, "pstar-heat", hm), "val acc heat map");
   }
   return md;
 }
@@ -408,8 +402,8 @@ std::string report_li2_width(const std::vector<RunData>& runs, const std::string
     lp.series.push_back(mark);
     mark.y = {0, 1};
     cp.series.push_back(mark);
-    md += embed(plot::line_plot(plots, "width-loss", lp), "test loss vs K");
-    md += embed(plot::line_plot(plots, "width-coverage", cp), "coverage vs K");
+    md += plot::markdown_image(plot::line_plot(plots, "width-loss", lp), "test loss vs K");
+    md += plot::markdown_image(plot::line_plot(plots, "width-coverage", cp), "coverage vs K");
   }
   return md;
 }
@@ -541,8 +535,8 @@ std::string report_representation(const std::vector<RunData>& runs, const std::s
   plot::LinePlot probe = per_layer_plot(groups, &RepresentationGroup::probe, {"linear-probe accuracy per layer (mean over seeds)", "layer", "probe acc"});
   probe.y_min = 0;
   probe.y_max = 1.05;
-  md += embed(plot::line_plot(plots, "representation-probe", probe), "probe accuracy per layer");
-  md += embed(plot::line_plot(plots, "representation-erank",
+  md += plot::markdown_image(plot::line_plot(plots, "representation-probe", probe), "probe accuracy per layer");
+  md += plot::markdown_image(plot::line_plot(plots, "representation-erank",
                               per_layer_plot(groups, &RepresentationGroup::erank_energy,
                                              {"effective rank (energy) per layer (mean over seeds)", "layer", "effective rank"})),
               "effective rank per layer");
@@ -564,7 +558,7 @@ std::string report_representation(const std::vector<RunData>& runs, const std::s
     }
     noise.series.push_back(s);
   }
-  md += embed(plot::line_plot(plots, "representation-noise", noise), "accuracy under embedding noise");
+  md += plot::markdown_image(plot::line_plot(plots, "representation-noise", noise), "accuracy under embedding noise");
   return md;
 }
 

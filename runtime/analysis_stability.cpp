@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "ir/error.h"
+#include "runtime/plot.h"
 #include "runtime/spec.h"
 #include "runtime/stats.h"
 #include "runtime/step_graph.h"
@@ -368,7 +369,34 @@ std::string run_stability(const StabilityPlan& plan, Device& device, const std::
                    "update, lr* = 2 lr (-g.d^) / (kappa |d|) (docs/experiments.md). Plan `" + plan.source +
                    "`; per-step logs in `" + out_dir + "/runs.jsonl`.\n\n";
   std::vector<std::vector<std::string>> rows, layer_rows, acc_rows;
+  // Plots: per optimizer the loss over the search's steps for each rate; the
+  // train accuracy over steps at the shared rates.
+  std::vector<std::pair<std::string, plot::LinePlot>> loss_plots;  // optimizer label, plot
+  plot::LinePlot acc_plot;
+  acc_plot.labels = {"full-batch train accuracy at shared learning rates", "step", "train acc"};
+  acc_plot.y_min = 0;
+  acc_plot.y_max = 1.05;
+  acc_plot.log_x = true;
+  acc_plot.key = "top left";
+  auto series = [](const RunLog& l, const char* field, const std::string& label, int color, bool dashed) {
+    plot::Series sr;
+    sr.label = label;
+    sr.color = color;
+    sr.dashed = dashed;
+    for (const json& st : l.steps)
+      if (st.contains(field) && st[field].is_number() && std::isfinite(st[field].get<double>())) {
+        sr.x.push_back(st["step"].get<double>());
+        sr.y.push_back(st[field].get<double>());
+      }
+    return sr;
+  };
+  int opt_index = 0;
   for (const StabilityPlan::Optimizer& opt : plan.optimizers) {
+    plot::LinePlot loss_plot;
+    loss_plot.labels = {opt.label + ": full-batch loss while searching the learning rate (dashed: diverged)", "step", "loss"};
+    loss_plot.log_y = true;
+    loss_plot.key = "top right";
+    int lr_index = 0;
     StepRunner runner(opt.config, device);
     double max_stable = std::nan("");
     std::string first_unstable = "none in the grid";
@@ -376,6 +404,8 @@ std::string run_stability(const StabilityPlan& plan, Device& device, const std::
     for (double lr : plan.lrs) {
       RunLog l = run_one(runner, opt.label, lr, plan.steps, plan.blowup, plan.fd_eps, true, false);
       record(l, "search");
+      if (plot::Series sr = series(l, "loss", "lr " + fmt(lr), lr_index++, l.diverged); !sr.x.empty())
+        loss_plot.series.push_back(sr);
       if (!quiet)
         std::fprintf(stderr, "stable-lr: %s lr %g: %s\n", opt.label.c_str(), lr,
                      l.diverged ? ("diverged at step " + std::to_string(l.diverged_at) + " (" + l.reason + ")").c_str()
@@ -397,6 +427,7 @@ std::string run_stability(const StabilityPlan& plan, Device& device, const std::
       }
       max_stable = lr;
     }
+    if (!loss_plot.series.empty()) loss_plots.push_back({opt.label, loss_plot});
     rows.push_back({opt.label, fmt(max_stable), first_unstable,
                     predicted_first.empty() ? "–" : fmt(stats::median(predicted_first)),
                     predicted_all.empty() ? "–" : fmt(stats::median(predicted_all)),
@@ -405,11 +436,15 @@ std::string run_stability(const StabilityPlan& plan, Device& device, const std::
     for (double lr : plan.shared_lrs) {
       RunLog l = run_one(runner, opt.label, lr, plan.accuracy_steps, plan.blowup, plan.fd_eps, false, true);
       record(l, "accuracy");
+      if (plot::Series sr = series(l, "acc", opt.label + " lr " + fmt(lr), static_cast<int>(acc_plot.series.size()), opt_index % 2 == 1);
+          !sr.x.empty())
+        acc_plot.series.push_back(sr);
       acc_rows.push_back({opt.label, fmt(lr), l.diverged ? "at step " + std::to_string(l.diverged_at) : "no",
                           step_text(l.first_step_at[0]), step_text(l.first_step_at[1]), step_text(l.first_step_at[2]),
                           step_text(l.first_val_step_at[0]), step_text(l.first_val_step_at[1]),
                           step_text(l.first_val_step_at[2])});
     }
+    ++opt_index;
   }
   auto table = [](const std::vector<std::string>& h, const std::vector<std::vector<std::string>>& rows) {
     std::string out = "|";
@@ -439,6 +474,12 @@ std::string run_stability(const StabilityPlan& plan, Device& device, const std::
           table({"optimizer", "lr", "diverged", "train 50%", "train 90%", "train 99%", "val 50%", "val 90%",
                  "val 99%"},
                 acc_rows);
+  const std::string plots = (fs::path(out_dir) / "plots").string();
+  md += "## Plots\n\n";
+  for (const auto& [label, lp] : loss_plots)
+    md += plot::markdown_image(plot::line_plot(plots, "stable-lr-loss-" + label, lp), label + ": loss over steps per learning rate");
+  if (!acc_plot.series.empty())
+    md += plot::markdown_image(plot::line_plot(plots, "stable-lr-accuracy", acc_plot), "train accuracy at shared rates");
   const fs::path report = fs::path(out_dir) / "report.md";
   std::ofstream f(report);
   f << md;

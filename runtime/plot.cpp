@@ -349,4 +349,10 @@ Result heat_map(const std::string& dir, const std::string& stem, const HeatMap& 
   return finish(dir, stem, dat, gp, options);
 }
 
+std::string markdown_image(const Result& r, const std::string& title) {
+  if (r.drawn) return "![" + title + "](plots/" + fs::path(r.svg).filename().string() + ")\n\n";
+  return "(plot '" + title + "' not drawn: " + r.not_drawn_reason + "; data in plots/" + fs::path(r.dat).filename().string() +
+         ")\n\n";
+}
+
 }  // namespace grokjit::runtime::plot

@@ -89,4 +89,9 @@ Result box_plot(const std::string& dir, const std::string& stem, const BoxPlot& 
 Result line_plot(const std::string& dir, const std::string& stem, const LinePlot& plot, const Options& options = {});
 Result heat_map(const std::string& dir, const std::string& stem, const HeatMap& plot, const Options& options = {});
 
+// A Markdown image line for a report next to the plots directory
+// ("![title](plots/<stem>.svg)"), or, when nothing was drawn, a line saying
+// why and where the data is.
+std::string markdown_image(const Result& r, const std::string& title);
+
 }  // namespace grokjit::runtime::plot
