@@ -457,6 +457,15 @@ std::vector<RepresentationGroup> representation_groups(const std::vector<RunData
   return groups;
 }
 
+// One optimizer's line: its label, colour and points.
+plot::Series optimizer_series(const RepresentationGroup& g, int color) {
+  plot::Series s;
+  s.label = g.optimizer;
+  s.color = color;
+  s.points = true;
+  return s;
+}
+
 // Per-layer means as a line over the layer index, one series per optimizer.
 plot::LinePlot per_layer_plot(const std::vector<RepresentationGroup>& groups,
                               std::map<std::string, std::vector<double>> RepresentationGroup::*field, const plot::Labels& labels) {
@@ -465,10 +474,7 @@ plot::LinePlot per_layer_plot(const std::vector<RepresentationGroup>& groups,
   lp.key = "top left";
   int color = 0;
   for (const RepresentationGroup& g : groups) {
-    plot::Series s;
-    s.label = g.optimizer;
-    s.color = color++;
-    s.points = true;
+    plot::Series s = optimizer_series(g, color++);
     for (size_t i = 0; i < g.layers.size(); ++i) {
       s.x.push_back(static_cast<double>(i));
       s.y.push_back(stats::mean((g.*field).at(g.layers[i])));
@@ -548,10 +554,7 @@ std::string report_representation(const std::vector<RunData>& runs, const std::s
   noise.key = "bottom left";
   int color = 0;
   for (const RepresentationGroup& g : groups) {
-    plot::Series s;
-    s.label = g.optimizer;
-    s.color = color++;
-    s.points = true;
+    plot::Series s = optimizer_series(g, color++);
     for (double sigma : g.sigmas) {
       s.x.push_back(sigma);
       s.y.push_back(stats::mean(g.noise_acc.at(sigma)));

@@ -11,12 +11,17 @@
 #include "runtime/cpu_device.h"
 #include "runtime/spec.h"
 #include "runtime/trainer.h"
+#include "trainer_test_util.h"
 
 namespace grokjit::runtime {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using trainer_testing::metric_lines;
+using trainer_testing::quiet_options;
+
+fs::path fresh_dir(const std::string& name) { return trainer_testing::fresh_dir("pack_test", name); }
 
 // add mod 7 (49 rows, 34 train): 3 batches of 16 per epoch, the last padded; dropout on.
 RunConfig tiny_config(uint64_t seed, uint64_t split_seed = 0) {
@@ -27,33 +32,6 @@ RunConfig tiny_config(uint64_t seed, uint64_t split_seed = 0) {
       {"optimizer", {{"kind", "adamw"}, {"adam", {{"lr", 1e-2}}}}},
       {"train", {{"batch_size", 16}, {"max_epochs", 4}, {"seed", seed}, {"checkpoint_every", 0}}}};
   return parse_spec(spec, "tiny");
-}
-
-fs::path fresh_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("grokjit_pack_test_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  return dir;
-}
-
-TrainOptions quiet_options(const fs::path& dir) {
-  TrainOptions o;
-  o.out_dir = dir.string();
-  o.quiet = true;
-  return o;
-}
-
-// Metric lines without the wall-clock fields.
-std::vector<json> metric_lines(const fs::path& dir) {
-  std::vector<json> out;
-  std::ifstream in(dir / "metrics.jsonl");
-  std::string line;
-  while (std::getline(in, line)) {
-    json j = json::parse(line);
-    j.erase("step_ms");
-    j.erase("epoch_s");
-    out.push_back(j);
-  }
-  return out;
 }
 
 // summary.json without wall-clock fields and the pack's own field.

@@ -12,12 +12,17 @@
 #include "ir/error.h"
 #include "runtime/spec.h"
 #include "runtime/trainer.h"
+#include "trainer_test_util.h"
 
 namespace grokjit::runtime {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using trainer_testing::metric_lines;
+using trainer_testing::quiet_options;
+
+fs::path fresh_dir(const std::string& name) { return trainer_testing::fresh_dir("trainer_test", name); }
 
 // add mod 7 (49 rows, 34 train): 3 batches of 16 per epoch, the last padded.
 RunConfig tiny_config(const std::string& optimizer = "adamw", double lr = 1e-2) {
@@ -30,26 +35,6 @@ RunConfig tiny_config(const std::string& optimizer = "adamw", double lr = 1e-2) 
   if (optimizer == "adamw") spec["optimizer"]["adam"] = {{"lr", lr}};
   if (optimizer == "muon") spec["optimizer"]["muon"] = {{"lr", lr}};
   return parse_spec(spec, "tiny");
-}
-
-fs::path fresh_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("grokjit_trainer_test_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  return dir;
-}
-
-// Metric lines without the wall-clock fields.
-std::vector<json> metric_lines(const fs::path& dir) {
-  std::vector<json> out;
-  std::ifstream in(dir / "metrics.jsonl");
-  std::string line;
-  while (std::getline(in, line)) {
-    json j = json::parse(line);
-    j.erase("step_ms");
-    j.erase("epoch_s");
-    out.push_back(j);
-  }
-  return out;
 }
 
 // The same epochs with bitwise the same figures (wall-clock fields aside).
@@ -70,13 +55,6 @@ void expect_error(F&& run, ExitCode code, const std::string& needle) {
     EXPECT_EQ(e.code(), code);
     EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
   }
-}
-
-TrainOptions quiet_options(const fs::path& dir) {
-  TrainOptions o;
-  o.out_dir = dir.string();
-  o.quiet = true;
-  return o;
 }
 
 class TrainerTest : public ::testing::TestWithParam<std::string> {};
