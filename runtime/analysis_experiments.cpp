@@ -13,6 +13,7 @@
 #include "ir/error.h"
 #include "runtime/knobs.h"  // closest_name
 #include "runtime/plot.h"
+#include "runtime/report.h"
 #include "runtime/stats.h"
 
 namespace grokjit::runtime {
@@ -80,18 +81,9 @@ std::string axis_text(const RunData& r, const std::string& axis) {
   return r.point->point.contains(axis) ? text_of(r.point->point[axis]) : "";
 }
 
+// A table and the blank line after it.
 std::string md_table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows) {
-  std::string out = "|";
-  for (const std::string& h : headers) out += " " + h + " |";
-  out += "\n|";
-  for (size_t i = 0; i < headers.size(); ++i) out += "---|";
-  out += "\n";
-  for (const auto& row : rows) {
-    out += "|";
-    for (const std::string& c : row) out += " " + c + " |";
-    out += "\n";
-  }
-  return out + "\n";
+  return report::markdown_table(headers, rows) + "\n";
 }
 
 // Runs grouped by the text of one axis, in first-appearance order.

@@ -11,6 +11,7 @@
 
 #include "ir/error.h"
 #include "runtime/plot.h"
+#include "runtime/report.h"
 #include "runtime/spec.h"
 #include "runtime/stats.h"
 #include "runtime/step_graph.h"
@@ -447,17 +448,7 @@ std::string run_stability(const StabilityPlan& plan, Device& device, const std::
     ++opt_index;
   }
   auto table = [](const std::vector<std::string>& h, const std::vector<std::vector<std::string>>& rows) {
-    std::string out = "|";
-    for (const auto& c : h) out += " " + c + " |";
-    out += "\n|";
-    for (size_t i = 0; i < h.size(); ++i) out += "---|";
-    out += "\n";
-    for (const auto& r : rows) {
-      out += "|";
-      for (const auto& c : r) out += " " + c + " |";
-      out += "\n";
-    }
-    return out + "\n";
+    return report::markdown_table(h, rows) + "\n";
   };
   md += "## Largest stable learning rate\n\npredicted (step 1): lr* at the first step from the initialization, "
         "median over the grid's runs (the first step does not depend on lr). predicted (stable runs): median and "

@@ -133,24 +133,6 @@ std::string join(const std::vector<std::string>& parts, const std::string& sep) 
   return out;
 }
 
-// A Markdown table; '|' in a cell is escaped.
-std::string md_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
-  auto line = [](const std::vector<std::string>& cells) {
-    std::string l = "|";
-    for (const std::string& c : cells) {
-      std::string e;
-      for (char ch : c) e += ch == '|' ? std::string("\\|") : std::string(1, ch);
-      l += " " + e + " |";
-    }
-    return l + "\n";
-  };
-  std::string out = line(header) + "|";
-  for (size_t i = 0; i < header.size(); ++i) out += "---|";
-  out += "\n";
-  for (const auto& r : rows) out += line(r);
-  return out;
-}
-
 json num_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
 // ---- analysis
@@ -389,7 +371,7 @@ void Reporter::groups_section() {
       << ". mean, median, Q1, Q3 and IQR (= Q3 - Q1; quantiles by R's type 7) are over the grokked runs; "
          "KM median is the Kaplan-Meier median over all runs (\"not reached\" when more than half never grokked "
          "within the cap); censored includes diverged.\n\n"
-      << md_table(header, rows) << "\n";
+      << markdown_table(header, rows) << "\n";
   // Other point axes that vary inside a group are pooled: say which.
   std::set<std::string> pooled;
   for (const Group& g : groups_) {
@@ -467,7 +449,7 @@ void Reporter::comparisons_section() {
            "log-rank test (chi-square, 1 df) compares the whole grokking-time distributions, censored runs "
            "included. p-values are per row, not adjusted for multiple comparisons ("
         << rows.size() << (rows.size() == 1 ? " row" : " rows") << " here).\n\n"
-        << md_table(header, rows) << "\n";
+        << markdown_table(header, rows) << "\n";
     for (const std::string& n : notes) md_ << "- " << n << "\n";
     if (!notes.empty()) md_ << "\n";
   }
@@ -514,7 +496,7 @@ void Reporter::pooled_section() {
                                 {"ours, Welch", c.welch}})
     rows.push_back({name, runs, grokked, fmt("%.2f", t.mean_a), fmt("%.2f", t.mean_b), fmt("%.2f", t.t),
                     fmt("%.1f", t.df), pval(t.p), fmt("%.2f", c.d), km_text(km_a) + " / " + km_text(km_m)});
-  md_ << md_table({"source", "runs AdamW/Muon", "grokked AdamW/Muon", "mean AdamW", "mean Muon", "t", "df", "p",
+  md_ << markdown_table({"source", "runs AdamW/Muon", "grokked AdamW/Muon", "mean AdamW", "mean Muon", "t", "df", "p",
                    "Cohen's d", "KM median AdamW/Muon"},
                   rows)
       << "\n";
@@ -955,6 +937,23 @@ Written write_report(const Options& options) {
   Loaded loaded = load_results(options.results);
   Reporter reporter(options, std::move(loaded));
   return reporter.run();
+}
+
+std::string markdown_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+  auto line = [](const std::vector<std::string>& cells) {
+    std::string l = "|";
+    for (const std::string& c : cells) {
+      std::string e;
+      for (char ch : c) e += ch == '|' ? std::string("\\|") : std::string(1, ch);
+      l += " " + e + " |";
+    }
+    return l + "\n";
+  };
+  std::string out = line(header) + "|";
+  for (size_t i = 0; i < header.size(); ++i) out += "---|";
+  out += "\n";
+  for (const auto& r : rows) out += line(r);
+  return out;
 }
 
 }  // namespace grokjit::runtime::report

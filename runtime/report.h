@@ -66,6 +66,10 @@ struct Written {
   std::vector<std::string> plots;     // files drawn (svg and png)
 };
 
+// A Markdown table (a header line, the separator, one line per row; '|' in
+// a cell is escaped). Every report of grokjit writes its tables with it.
+std::string markdown_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);
+
 // Loads, analyses and writes DIR/report.md, DIR/report.json and DIR/plots/.
 // Without gnuplot the report is still written: the plots' .dat/.gp files are
 // there, a warning says why no image was drawn.
