@@ -78,6 +78,20 @@ Graph small_graph(double scale) {
   return g;
 }
 
+// A matmul's fused activation runs at the full vector width of the host (on
+// AVX-512 LLVM's cost model alone picks 256 bits): the sigmoid's division,
+// which only the epilogue has, is one full-width vector operation.
+TEST(Runtime, GemmEpilogueRunsAtFullVectorWidth) {
+  Graph g;
+  Value x = input(g, "x", {64, 32}, DType::F32, InputRole::Data);
+  Value w = input(g, "w", {32, 128}, DType::F32, InputRole::Param);
+  output(sigmoid(matmul(x, w)), "y");
+  std::vector<runtime::KernelArtifacts> kernels = runtime::cpu_kernel_artifacts(g, runtime::CompileOptions{});
+  ASSERT_EQ(kernels.size(), 1u) << "the sigmoid should be fused into the matmul";
+  const std::string full = "fdiv <" + std::to_string(runtime::cpu_target_info().vector_bytes / 4) + " x float>";
+  EXPECT_NE(kernels[0].llvm_ir.find(full), std::string::npos) << "no '" << full << "' in " << kernels[0].info.name;
+}
+
 TEST(Runtime, KernelCacheHitMissAndCorruptEntries) {
   namespace fs = std::filesystem;
   fs::path dir = fs::temp_directory_path() / ("grokjit-cache-test-" + std::to_string(::getpid()));
