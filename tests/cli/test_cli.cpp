@@ -49,7 +49,7 @@ class CliTest : public ::testing::Test {
     // already (a measurement takes seconds and a GiB), so bench reads it.
     runtime::set_knob_override(runtime::knob::kCacheDir, (dir_ / "cache").string());
     runtime::set_knob_override(runtime::knob::kThreads, std::to_string(kThreads));
-    json peak{{"format", 1},
+    json peak{{"format", 2},
               {"machines",
                {{machine_peak_key(kThreads),
                  {{"threads", kThreads}, {"fma_gflops", kFakeFma}, {"memory_gbs", kFakeMemory}, {"measured_at", "test"}}}}}};

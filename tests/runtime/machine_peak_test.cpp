@@ -1,0 +1,22 @@
+// The measured FMA peak behind every "fraction of peak" figure.
+#include <gtest/gtest.h>
+
+#include "runtime/machine_peak.h"
+
+namespace grokjit {
+namespace {
+
+// The peak cannot beat two FMA pipes at the clock that the FMA latency shows
+// (4 cycles per dependent FMA on current x86 cores). A peak loop whose chains
+// the compiler had merged into one reported 1.5x this bound.
+TEST(MachinePeak, FmaPeakFitsTwoPipesAtTheMeasuredClock) {
+  const double cycle_seconds = runtime::measure_fma_latency_seconds() / 4;
+  const double lanes = __builtin_cpu_supports("avx512f") ? 16 : 8;
+  const double two_pipes_gflops = 2 * lanes * 2 / cycle_seconds / 1e9;  // pipes x lanes x flops per FMA
+  const double peak = runtime::measure_fma_peak_gflops(1);
+  EXPECT_LE(peak, 1.2 * two_pipes_gflops) << "clock from the FMA latency: " << 1e-9 / cycle_seconds << " GHz";
+  EXPECT_GE(peak, 0.25 * two_pipes_gflops) << "clock from the FMA latency: " << 1e-9 / cycle_seconds << " GHz";
+}
+
+}  // namespace
+}  // namespace grokjit
