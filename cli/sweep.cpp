@@ -30,7 +30,7 @@ void add_sweep_options(CLI::App& cmd, SweepArgs& args) {
                  "train up to N points that differ only in train.seed as one program (a leading run axis); "
                  "default: 8 on a GPU, 1 on the CPU (docs/sweeps.md)")
       ->check(CLI::Range(1, 64));
-  cmd.add_flag("--dry-run,-n", args.dry_run, "list the points (index, state, id, axis values) and stop");
+  cmd.add_flag("--dry-run,-n", args.dry_run, "list the points (index, state, id, axis values, the pack each trains in) and stop");
   cmd.add_flag("--merge", args.merge,
                "rewrite <out>/results.jsonl as the union of all results files (one row per point, grid order)");
   cmd.add_option("--backend", args.backend, "cpu | cuda | auto | reference; default GROKJIT_BACKEND or auto")
@@ -62,6 +62,15 @@ int run_sweep_command(const SweepArgs& args) {
     return 0;
   }
   const std::vector<const runtime::SweepPoint*> points = runtime::shard_points(sweep, shard, shards);
+  SpecArgs spec_args;
+  spec_args.backend = args.backend;
+  spec_args.fusion = args.fusion;
+  const std::string backend = effective_backend(spec_args);
+  // `auto` decides once, here (and says why); the workers then make their own devices.
+  bool cpu = backend == "cpu";
+  if (backend == "auto") cpu = make_device(backend, !args.dry_run)->name().rfind("cpu", 0) == 0;
+  const bool gpu = !cpu && backend != "reference";
+  const int pack = args.pack > 0 ? args.pack : gpu ? kGpuPack : kCpuPack;
   if (args.dry_run) {
     std::printf("sweep '%s' (%s): %zu points%s, output %s\n", sweep.name.c_str(), sweep.source.c_str(),
                 sweep.points.size(),
@@ -70,25 +79,17 @@ int run_sweep_command(const SweepArgs& args) {
                                  .c_str()
                            : "",
                 out.c_str());
-    std::printf("%s", runtime::describe_points(sweep, points, out).c_str());
+    std::printf("%s", runtime::describe_points(sweep, points, out, pack).c_str());
     return 0;
   }
 
-  SpecArgs spec_args;
-  spec_args.backend = args.backend;
-  spec_args.fusion = args.fusion;
-  const std::string backend = effective_backend(spec_args);
-  // `auto` decides once, here (and says why); the workers then make their own devices.
-  bool cpu = backend == "cpu";
-  if (backend == "auto") cpu = make_device(backend, true)->name().rfind("cpu", 0) == 0;
   runtime::SweepOptions options;
   options.out_dir = out;
   options.shard = shard;
   options.shards = shards;
   options.per_shard_results = args.per_shard_results;
   options.jobs = args.jobs;
-  const bool gpu = !cpu && backend != "reference";
-  options.pack = args.pack > 0 ? args.pack : gpu ? kGpuPack : kCpuPack;
+  options.pack = pack;
   options.fusion = effective_fusion(spec_args);
   options.total_threads = runtime::thread_count_setting();
   options.make_device = [cpu, backend](int threads) -> std::unique_ptr<runtime::Device> {

@@ -17,6 +17,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -590,9 +591,43 @@ std::vector<const SweepPoint*> shard_points(const Sweep& sweep, int shard, int s
   return out;
 }
 
+std::vector<std::vector<const SweepPoint*>> plan_work_items(const std::vector<const SweepPoint*>& todo,
+                                                            const std::string& out_dir, int pack) {
+  std::vector<std::vector<const SweepPoint*>> items;
+  std::vector<bool> can_grow;  // items[i] is a pack (to be) that takes more points
+  for (const SweepPoint* p : todo) {
+    const fs::path run_dir = fs::path(out_dir) / "runs" / p->id;
+    const bool alone = pack <= 1 || fs::exists(run_dir / "checkpoint.safetensors") || !finished_summary(run_dir, *p).is_null();
+    size_t i = 0;
+    while (i < items.size() && (alone || !can_grow[i] || items[i].size() >= static_cast<size_t>(pack) ||
+                                !pack_mismatch(items[i][0]->config, p->config).empty()))
+      ++i;
+    if (i < items.size()) {
+      items[i].push_back(p);
+    } else {
+      items.push_back({p});
+      can_grow.push_back(!alone);
+    }
+  }
+  return items;
+}
+
 std::string describe_points(const Sweep& sweep, const std::vector<const SweepPoint*>& points,
-                            const std::string& out_dir) {
+                            const std::string& out_dir, int pack) {
   const ResultsScan scan = scan_results(out_dir);
+  std::vector<const SweepPoint*> todo;
+  for (const SweepPoint* p : points)
+    if (!scan.rows.count(p->id)) todo.push_back(p);
+  std::map<const SweepPoint*, std::string> run_as;  // "pack 3 (4 runs)" for the points packed together
+  size_t packs = 0, alone = 0;
+  for (const auto& item : plan_work_items(todo, out_dir, pack)) {
+    if (item.size() == 1) {
+      ++alone;
+      continue;
+    }
+    ++packs;
+    for (const SweepPoint* p : item) run_as[p] = "pack " + std::to_string(packs) + " (" + std::to_string(item.size()) + " runs)";
+  }
   std::ostringstream out;
   for (const SweepPoint* p : points) {
     const fs::path run_dir = fs::path(out_dir) / "runs" / p->id;
@@ -604,8 +639,13 @@ std::string describe_points(const Sweep& sweep, const std::vector<const SweepPoi
       axes += " " + axis + "=" + (value.is_string() ? value.get<std::string>() : value.dump());
     char head[64];
     std::snprintf(head, sizeof head, "%4zu  %-8s ", p->index, state);
-    out << head << p->id << " " << axes << "\n";
+    out << head << p->id << " " << axes;
+    if (auto it = run_as.find(p); it != run_as.end()) out << "  [" << it->second << "]";
+    out << "\n";
   }
+  if (pack > 1)
+    out << "--pack " << pack << ": the " << todo.size() << " points to run train as " << packs << " pack(s) and " << alone
+        << " run(s) alone\n";
   return out.str();
 }
 
@@ -680,26 +720,7 @@ SweepOutcome run_sweep(const Sweep& sweep, const SweepOptions& options) {
   std::unique_ptr<SignalWatch> signals;
   if (options.handle_signals) signals = std::make_unique<SignalWatch>(stop, log);
 
-  // Work items: one point, or a pack of points that differ only in their
-  // seeds. Points with a checkpoint (resumed alone) or a finished summary
-  // (adopted) are never packed.
-  std::vector<std::vector<const SweepPoint*>> items;
-  std::vector<bool> can_grow;  // items[i] is a pack (to be) that takes more points
-  for (const SweepPoint* p : todo) {
-    const fs::path run_dir = fs::path(options.out_dir) / "runs" / p->id;
-    const bool alone = options.pack <= 1 || fs::exists(run_dir / "checkpoint.safetensors") ||
-                       !finished_summary(run_dir, *p).is_null();
-    size_t i = 0;
-    while (i < items.size() && (alone || !can_grow[i] || items[i].size() >= static_cast<size_t>(options.pack) ||
-                                !pack_mismatch(items[i][0]->config, p->config).empty()))
-      ++i;
-    if (i < items.size()) {
-      items[i].push_back(p);
-    } else {
-      items.push_back({p});
-      can_grow.push_back(!alone);
-    }
-  }
+  const std::vector<std::vector<const SweepPoint*>> items = plan_work_items(todo, options.out_dir, options.pack);
   size_t packs = 0;
   for (const auto& item : items) packs += item.size() > 1;
   if (packs) log(std::to_string(packs) + " pack(s) of up to " + std::to_string(options.pack) + " runs differing only in their seeds");

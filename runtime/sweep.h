@@ -134,9 +134,16 @@ std::pair<int, int> parse_shard(const std::string& text, const std::string& what
 // `note` says where it came from. Bad values: Error (Usage) naming the variables.
 std::optional<std::pair<int, int>> shard_from_slurm(std::string* note);
 
-// One line per point: index, id, state (done / partial, epoch E / pending).
+// How run_sweep trains the points not yet in the results: one work item per
+// run alone, or a pack of up to `pack` points that differ only in their seeds
+// (points with a checkpoint or a finished summary always run alone).
+std::vector<std::vector<const SweepPoint*>> plan_work_items(const std::vector<const SweepPoint*>& todo,
+                                                            const std::string& out_dir, int pack);
+
+// One line per point: index, state (done / partial / pending), id, axis
+// values and, with pack > 1, the pack it trains in; then a summary of packs.
 std::string describe_points(const Sweep& sweep, const std::vector<const SweepPoint*>& points,
-                            const std::string& out_dir);
+                            const std::string& out_dir, int pack = 1);
 
 // Rewrites <out>/results.jsonl as the union of all results files, one row per
 // id of `sweep`, in grid order (atomically: temp file + rename). Returns the

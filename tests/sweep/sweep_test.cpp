@@ -418,6 +418,15 @@ TEST_F(SweepTest, PacksGiveTheSameRowsAsRunsAlone) {
   run_sweep(s, options(alone));
   SweepOptions o = options(packed);
   o.pack = 4;
+  // The dry run's listing shows the same packs.
+  const std::string listing = describe_points(s, shard_points(s, 0, 1), packed, o.pack);
+  for (const char* want : {"[pack 1 (2 runs)]", "[pack 2 (2 runs)]"}) {
+    const size_t first = listing.find(want);
+    EXPECT_NE(first, std::string::npos) << want << " in\n" << listing;
+    EXPECT_NE(listing.find(want, first + 1), std::string::npos) << want << " twice in\n" << listing;
+  }
+  EXPECT_NE(listing.find("--pack 4: the 4 points to run train as 2 pack(s) and 0 run(s) alone"), std::string::npos) << listing;
+  EXPECT_EQ(describe_points(s, shard_points(s, 0, 1), packed).find("pack"), std::string::npos);
   std::vector<std::string> logged;
   o.log = [&](const std::string& line) { logged.push_back(line); };
   const SweepOutcome outcome = run_sweep(s, o);
