@@ -166,6 +166,7 @@ class CpuProgram final : public Program {
 
   void run() override {
     bindings_.check_all_bound();
+    const FlushSubnormals flush;
     for (Launch& l : launches_) {
       if (l.parallel) pool_->run(run_chunk, &l, l.chunks);
       else l.fn(l.args, 0, l.extent, l.scratch);
@@ -186,6 +187,7 @@ class CpuProgram final : public Program {
       return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
     };
     std::vector<double> best(launches_.size(), 1e30);
+    const FlushSubnormals flush;
     for (int r = 0; r < runs; ++r)
       for (size_t k = 0; k < launches_.size(); ++k) {
         Launch& l = launches_[k];

@@ -18,6 +18,14 @@ constexpr int kSpins = 20000;  // ~ tens of microseconds of spinning before slee
 
 }  // namespace
 
+#if defined(__x86_64__) || defined(__i386__)
+FlushSubnormals::FlushSubnormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | _MM_FLUSH_ZERO_ON); }
+FlushSubnormals::~FlushSubnormals() { _mm_setcsr(saved_); }
+#else
+FlushSubnormals::FlushSubnormals() {}
+FlushSubnormals::~FlushSubnormals() {}
+#endif
+
 int hardware_threads() {
   unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : static_cast<int>(n);
@@ -75,6 +83,7 @@ void ThreadPool::run(Task task, void* context, int64_t chunks) {
 }
 
 void ThreadPool::worker(int index) {
+  const FlushSubnormals flush;  // for the life of the worker
   uint32_t seen = 0;
   for (;;) {
     uint32_t g;

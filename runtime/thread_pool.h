@@ -19,6 +19,24 @@
 
 namespace grokjit::runtime {
 
+// Kernels flush subnormal results to zero (FTZ). Weight decay can shrink
+// weights into the subnormal range, where x86 arithmetic is some 30x slower:
+// a training step took 2 s instead of 70 ms. A result changes by less than
+// 1.2e-38. Subnormal inputs are still read as they are (no DAZ: log(1e-40)
+// stays -92.1); once kernels make none, none come back. Pool workers set the
+// mode for good; a thread that runs kernels itself holds this guard
+// meanwhile, which restores its own mode afterwards.
+class FlushSubnormals {
+ public:
+  FlushSubnormals();
+  ~FlushSubnormals();
+  FlushSubnormals(const FlushSubnormals&) = delete;
+  FlushSubnormals& operator=(const FlushSubnormals&) = delete;
+
+ private:
+  unsigned saved_ = 0;
+};
+
 class ThreadPool {
  public:
   using Task = void (*)(void* context, int64_t chunk, int thread);
