@@ -218,6 +218,9 @@ StepBenchResult bench_train_step(const runtime::RunConfig& config, const StepBen
   BoundTrainStep bound(*device, *program, graphs, config, data, split);
   r.step_ms = bound.time_steps(options.warmup, options.steps);
   r.ms = percentiles(r.step_ms);
+  r.kernel_info = stats.kernel_info;
+  if (options.profile_kernels && !cuda)
+    for (double s : runtime::profile_kernels(*program, 5)) r.kernel_ms.push_back(1e3 * s);
   return r;
 }
 
@@ -305,6 +308,9 @@ void add_bench_options(CLI::App& cmd, BenchArgs& args) {
       ->check(CLI::NonNegativeNumber);
   cmd.add_flag("--json", args.json, "machine-readable output (schema grokjit.bench/1, docs/cli.md)");
   cmd.add_flag("--remeasure-peak", args.remeasure_peak, "measure the FMA peak and memory bandwidth again (else cached)");
+  cmd.add_option("--profile", args.profile,
+                 "CPU: also time every kernel alone and list the N slowest per program (--json: all of them)")
+      ->check(CLI::PositiveNumber);
 }
 
 BenchReport collect_bench(const BenchArgs& args) {
@@ -320,6 +326,9 @@ BenchReport collect_bench(const BenchArgs& args) {
   if (backend == "reference")
     throw Error("--backend reference is the float64 interpreter, not something to benchmark; use --backend cpu",
                 ExitCode::Usage);
+  if (args.profile > 0 && backend != "cpu")
+    throw Error("--profile: per-kernel times are measured on the CPU backend only (on a GPU use Nsight Systems)",
+                ExitCode::Usage);
   if (args.steps < 1) throw Error("--steps must be at least 1", ExitCode::Usage);
   if (args.warmup < 0) throw Error("--warmup must be at least 0", ExitCode::Usage);
   runtime::RunConfig config = load_run_config(args.spec);
@@ -331,6 +340,7 @@ BenchReport collect_bench(const BenchArgs& args) {
   report.threads = backend == "cuda" ? 1 : resolve_threads(args.threads);
   report.warmup = args.warmup;
   report.steps = args.steps;
+  report.profile_top = args.profile;
   if (backend == "cpu") report.peak = machine_peak(report.threads, args.remeasure_peak);
   else report.peak.key = "not measured (the peak is the CPU's)";
   std::vector<bool> modes;
@@ -345,6 +355,7 @@ BenchReport collect_bench(const BenchArgs& args) {
     o.threads = report.threads;
     o.warmup = args.warmup;
     o.steps = args.steps;
+    o.profile_kernels = args.profile > 0;
     report.runs.push_back(bench_train_step(config, o));
   }
   return report;
@@ -372,6 +383,30 @@ const StepBenchResult* find_run(const BenchReport& report, bool fusion) {
   for (const auto& r : report.runs)
     if (r.fusion == fusion) return &r;
   return nullptr;
+}
+
+// The `top` slowest kernels of a profiled run, with their share of the sum.
+std::string kernel_profile_table(const StepBenchResult& r, int top) {
+  std::vector<size_t> order(r.kernel_ms.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return r.kernel_ms[a] > r.kernel_ms[b]; });
+  double total = 0;
+  for (double ms : r.kernel_ms) total += ms;
+  std::ostringstream out;
+  const size_t shown = std::min(order.size(), static_cast<size_t>(std::max(top, 0)));
+  out << "kernels, fusion " << (r.fusion ? "on" : "off") << ": " << format("%.3f", total) << " ms in " << order.size()
+      << " kernels timed alone (best of 5 each); the " << shown << " slowest:\n";
+  TextTable t({"ms", "of sum", "GFLOP/s", "GB/s", "<kernel", "<launch"});
+  for (size_t i = 0; i < shown; ++i) {
+    const size_t k = order[i];
+    const runtime::KernelInfo& info = r.kernel_info[k];
+    const double s = r.kernel_ms[k] / 1e3;
+    t.add({format("%.3f", r.kernel_ms[k]), format("%.1f%%", total > 0 ? 100 * r.kernel_ms[k] / total : 0),
+           format("%.1f", s > 0 ? info.flops / s / 1e9 : 0), format("%.1f", s > 0 ? (info.bytes_read + info.bytes_written) / s / 1e9 : 0),
+           info.name, info.launch});
+  }
+  out << t.str();
+  return out.str();
 }
 
 }  // namespace
@@ -404,6 +439,15 @@ nlohmann::ordered_json bench_report_json(const BenchReport& report) {
           {"cold_cache_misses", r.cold_cache_misses},
           {"warm_cache_hits", r.warm_cache_hits}}},
     });
+    if (!r.kernel_ms.empty()) {
+      json kernels = json::array();
+      for (size_t i = 0; i < r.kernel_ms.size(); ++i) {
+        const runtime::KernelInfo& k = r.kernel_info[i];
+        kernels.push_back({{"name", k.name}, {"ms", r.kernel_ms[i]}, {"flops", k.flops},
+                           {"bytes", k.bytes_read + k.bytes_written}, {"launch", k.launch}, {"ops", k.ops}});
+      }
+      runs.back()["kernel_profile"] = std::move(kernels);
+    }
   }
   json j{
       {"schema", kSchema},
@@ -465,6 +509,8 @@ std::string bench_report_table(const BenchReport& report) {
     out << "FLOP floor (FLOPs per step / FMA peak): " << format("%.3f", d.flop_floor_ms) << " ms; the fused step takes "
         << format("%.1f", d.times_floor) << "x the floor\n";
   }
+  for (const StepBenchResult& r : report.runs)
+    if (!r.kernel_ms.empty()) out << "\n" << kernel_profile_table(r, report.profile_top);
   return out.str();
 }
 

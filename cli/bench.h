@@ -56,6 +56,10 @@ struct StepBenchOptions {
   // every kernel is a disk hit); the warm program is the one timed.
   // false: one compile with the user's cache (compile_cold_s stays -1).
   bool cold_and_warm = true;
+  // CPU only (collect_bench rejects it for CUDA): after the timed steps, time
+  // every kernel alone (the best of 5 runs in program order;
+  // runtime::profile_kernels) into kernel_ms.
+  bool profile_kernels = false;
 };
 
 struct StepBenchResult {
@@ -70,6 +74,8 @@ struct StepBenchResult {
   size_t cold_cache_misses = 0, warm_cache_hits = 0;
   std::vector<double> step_ms;  // each timed step
   Percentiles ms;
+  std::vector<runtime::KernelInfo> kernel_info;  // in program order
+  std::vector<double> kernel_ms;  // with profile_kernels: per kernel of kernel_info, else empty
 };
 
 // Builds the spec's step graphs and benchmarks the train step on the CPU or CUDA device.
@@ -101,6 +107,7 @@ struct BenchReport {
   int threads = 1, warmup = 0, steps = 0;
   MachinePeak peak;
   std::vector<StepBenchResult> runs;  // fusion on first, then off
+  int profile_top = 0;                // kernels the table lists per profiled run
 };
 BenchReport collect_bench(const BenchArgs& args);
 nlohmann::ordered_json bench_report_json(const BenchReport& report);  // schema in docs/cli.md

@@ -109,6 +109,7 @@ struct BenchArgs {
   int threads = 0;             // 0 = GROKJIT_THREADS, else all cores
   bool json = false;
   bool remeasure_peak = false;
+  int profile = 0;             // > 0: time every kernel (CPU), list the slowest `profile` per program
 };
 void add_bench_options(CLI::App& cmd, BenchArgs& args);
 int run_bench(const BenchArgs& args, std::ostream& out);

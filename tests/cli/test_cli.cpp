@@ -87,6 +87,7 @@ class CliTest : public ::testing::Test {
       a.steps = 2;
       a.warmup = 1;
       a.threads = kThreads;
+      a.profile = 3;
       return collect_bench(a);
     }();
     return report;
@@ -445,6 +446,12 @@ TEST_F(CliTest, BenchJsonAndTableShowBothFusionModes) {
                           "flop_floor_ms", "times_flop_floor", "compile"})
       EXPECT_TRUE(r.contains(f)) << f;
     EXPECT_EQ(r["step_ms_samples"].size(), 2u);
+    // --profile: every kernel, in program order, with its time.
+    ASSERT_EQ(r["kernel_profile"].size(), r["kernels_per_step"].get<size_t>());
+    for (const json& k : r["kernel_profile"]) {
+      EXPECT_GT(k["ms"].get<double>(), 0) << k.dump();
+      for (const char* f : {"name", "flops", "bytes", "launch", "ops"}) EXPECT_TRUE(k.contains(f)) << f;
+    }
     const json& ms = r["step_ms"];
     EXPECT_GT(ms["median"].get<double>(), 0);
     EXPECT_LE(ms["min"].get<double>(), ms["p20"].get<double>());
@@ -486,6 +493,24 @@ TEST_F(CliTest, BenchJsonAndTableShowBothFusionModes) {
   EXPECT_EQ(modes, (std::vector<std::string>{"on", "off"})) << table;
   EXPECT_NE(table.find("fusion on vs off: "), std::string::npos);
   EXPECT_NE(table.find("FLOP floor (FLOPs per step / FMA peak): "), std::string::npos);
+  // --profile 3: the 3 slowest kernels of each program, slowest first.
+  for (const StepBenchResult& r : bench().runs) {
+    const std::string head = std::string("kernels, fusion ") + (r.fusion ? "on" : "off") + ": ";
+    const size_t at = table.find(head);
+    ASSERT_NE(at, std::string::npos) << table;
+    std::istringstream lines(table.substr(at));
+    std::getline(lines, line);
+    EXPECT_NE(line.find(" in " + std::to_string(r.kernels) + " kernels timed alone"), std::string::npos) << line;
+    std::getline(lines, line);
+    EXPECT_TRUE(std::regex_search(line, std::regex(R"(^\s*ms\s+of sum\s+GFLOP/s\s+GB/s\s+kernel\s+launch$)"))) << line;
+    std::vector<double> listed;
+    while (std::getline(lines, line) && !line.empty() && listed.size() < 4) {
+      if (!std::regex_search(line, m, std::regex(R"(^\s*([0-9.]+)\s+[0-9.]+%)"))) break;
+      listed.push_back(std::stod(m[1]));
+    }
+    EXPECT_EQ(listed.size(), 3u) << table;
+    EXPECT_TRUE(std::is_sorted(listed.rbegin(), listed.rend())) << table;
+  }
 }
 
 }  // namespace
