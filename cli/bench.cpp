@@ -302,15 +302,15 @@ void add_bench_options(CLI::App& cmd, BenchArgs& args) {
   cmd.remove_option(cmd.get_option("--fusion"));  // bench compares: on | off | both
   cmd.add_option("--fusion", args.fusion, "on | off | both (default both: side by side)")
       ->check(CLI::IsMember({"on", "off", "both"}));
-  cmd.add_option("--steps", args.steps, "timed steps per program (default 30)")->check(CLI::PositiveNumber);
-  cmd.add_option("--warmup", args.warmup, "untimed steps first (default 5)")->check(CLI::NonNegativeNumber);
+  cmd.add_option("--steps", args.steps, "timed steps per program (default 30)")->check(CLI::Range(1, 1000000));
+  cmd.add_option("--warmup", args.warmup, "untimed steps first (default 5)")->check(CLI::Range(0, 1000000));
   cmd.add_option("--threads", args.threads, "CPU threads (default GROKJIT_THREADS, else all cores)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 4096));
   cmd.add_flag("--json", args.json, "machine-readable output (schema grokjit.bench/1, docs/cli.md)");
   cmd.add_flag("--remeasure-peak", args.remeasure_peak, "measure the FMA peak and memory bandwidth again (else cached)");
   cmd.add_option("--profile", args.profile,
                  "CPU: also time every kernel alone and list the N slowest per program (--json: all of them)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 100000));
 }
 
 BenchReport collect_bench(const BenchArgs& args) {

@@ -393,6 +393,10 @@ TEST_F(CliTest, CommandLineMapsErrorsToExitCodes) {
   EXPECT_EQ(rc, 2) << err;
   std::tie(rc, err) = main_with({"bench", spec_, "--steps", "0"});
   EXPECT_EQ(rc, 2) << err;
+  EXPECT_NE(err.find("--steps: Value 0 not in range 1 to 1000000"), std::string::npos) << err;
+  std::tie(rc, err) = main_with({"bench", spec_, "--profile", "0"});
+  EXPECT_EQ(rc, 2) << err;
+  EXPECT_NE(err.find("--profile: Value 0 not in range 1 to "), std::string::npos) << err;
   std::tie(rc, err) = main_with({"experiment", "li2wd"});
   EXPECT_EQ(rc, 2) << err;
   EXPECT_NE(err.find("unknown experiment 'li2wd'; did you mean 'li2-wd'? (known: li2-wd, "), std::string::npos) << err;
