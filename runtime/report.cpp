@@ -275,6 +275,7 @@ class Reporter {
   void box_plots();
   void curves();
   void heat_maps();
+  void tuned_section();
   void add_plot(const std::string& kind, const std::string& title, const plot::Result& r,
                 const std::string& note = "");
   void warn(const std::string& w) { warnings_.push_back(w); }
@@ -722,6 +723,18 @@ std::optional<std::pair<std::string, std::string>> grid_axes(const std::vector<R
   return std::nullopt;
 }
 
+// A group's runs by their (x, y) values of two numeric point axes.
+using Cells = std::map<std::pair<double, double>, std::vector<const Run*>>;
+Cells grid_cells(const Group& g, const std::string& xa, const std::string& ya) {
+  Cells cells;
+  for (const Run* r : g.runs) {
+    const json* x = field(*r, "point." + xa);
+    const json* y = field(*r, "point." + ya);
+    if (x && y && x->is_number() && y->is_number()) cells[{x->get<double>(), y->get<double>()}].push_back(r);
+  }
+  return cells;
+}
+
 void Reporter::heat_maps() {
   std::string why;
   auto axes = grid_axes(loaded_.runs, why);
@@ -731,15 +744,11 @@ void Reporter::heat_maps() {
   }
   const auto& [xa, ya] = *axes;
   for (const Group& g : groups_) {
-    std::map<std::pair<double, double>, std::vector<const Run*>> cells;
+    const Cells cells = grid_cells(g, xa, ya);
     std::set<double> xs, ys;
-    for (const Run* r : g.runs) {
-      const json* x = field(*r, "point." + xa);
-      const json* y = field(*r, "point." + ya);
-      if (!x || !y || !x->is_number() || !y->is_number()) continue;
-      xs.insert(x->get<double>());
-      ys.insert(y->get<double>());
-      cells[{x->get<double>(), y->get<double>()}].push_back(r);
+    for (const auto& [xy, runs] : cells) {
+      xs.insert(xy.first);
+      ys.insert(xy.second);
     }
     if (xs.size() < 2 && ys.size() < 2) continue;
     plot::HeatMap hm;
@@ -773,6 +782,88 @@ void Reporter::heat_maps() {
     js_["heat_maps"].push_back({{"group", name}, {"x", xa}, {"y", ya}, {"cells", cells_json}});
     add_plot("heat_map", hm.labels.title, plot::heat_map(plot_dir_, "heat-" + safe_stem(join(g.key, "-")), hm, opt_.plot));
   }
+}
+
+// On a hyperparameter grid (two numeric point axes, e.g. lr x wd): each
+// group's best cell (lowest Kaplan-Meier median; then more grokked; then the
+// lower mean), and the best cells compared pairwise within each stratum, as
+// comparisons_section compares whole groups.
+void Reporter::tuned_section() {
+  std::string why;
+  auto axes = grid_axes(loaded_.runs, why);
+  if (!axes) return;
+  const auto& [xa, ya] = *axes;
+  struct Best {
+    const Group* group;
+    double x, y;
+    Group cell;
+  };
+  auto km_or_cap = [](const Group& c) { return c.km.median ? *c.km.median : static_cast<double>(c.cap_max) + 1; };
+  auto better = [&](const Group& a, const Group& b) {
+    if (km_or_cap(a) != km_or_cap(b)) return km_or_cap(a) < km_or_cap(b);
+    const double fa = static_cast<double>(a.grokked) / static_cast<double>(a.runs.size());
+    const double fb = static_cast<double>(b.grokked) / static_cast<double>(b.runs.size());
+    if (fa != fb) return fa > fb;
+    return a.grok.n > 0 && (b.grok.n == 0 || a.grok.mean < b.grok.mean);
+  };
+  std::map<std::vector<std::string>, std::vector<Best>, KeyLess> strata;
+  for (const Group& g : groups_) {
+    std::optional<Best> best;
+    for (const auto& [xy, runs] : grid_cells(g, xa, ya)) {
+      Group cell = analyse_group({}, runs);
+      if (!best || better(cell, best->cell)) best = Best{&g, xy.first, xy.second, std::move(cell)};
+    }
+    if (best) strata[{g.key.begin(), g.key.end() - 1}].push_back(std::move(*best));
+  }
+  std::vector<std::string> strata_fields(opt_.by.begin(), opt_.by.end() - 1);
+  std::vector<std::string> best_header = opt_.by;
+  for (const std::string& h : {xa, ya, std::string("runs"), std::string("grokked"), std::string("mean"),
+                               std::string("KM median")})
+    best_header.push_back(h);
+  std::vector<std::string> cmp_header = strata_fields;
+  for (const char* h : {"A", "B", "runs A/B", "grokked A/B", "mean A", "mean B", "Welch t", "df", "p", "log-rank p"})
+    cmp_header.push_back(h);
+  std::vector<std::vector<std::string>> best_rows, cmp_rows;
+  json arr = json::array();
+  for (auto& [stratum, bests] : strata) {
+    for (const Best& b : bests) {
+      std::vector<std::string> row = b.group->key;
+      for (const std::string& v : {number_text(b.x), number_text(b.y), std::to_string(b.cell.runs.size()),
+                                   std::to_string(b.cell.grokked), fmt("%.1f", b.cell.grok.mean), km_median_text(b.cell)})
+        row.push_back(v);
+      best_rows.push_back(row);
+    }
+    for (size_t i = 0; i < bests.size(); ++i)
+      for (size_t j = i + 1; j < bests.size(); ++j) {
+        const Best &a = bests[i], &b = bests[j];
+        Comparison c = compare(a.group->key.back(), b.group->key.back(), a.cell.runs, b.cell.runs);
+        std::vector<std::string> row = stratum;
+        for (const std::string& v :
+             {c.a, c.b, std::to_string(c.runs_a.size()) + "/" + std::to_string(c.runs_b.size()),
+              std::to_string(count_grokked(c.runs_a)) + "/" + std::to_string(count_grokked(c.runs_b)),
+              fmt("%.1f", c.welch.mean_a), fmt("%.1f", c.welch.mean_b), fmt("%.2f", c.welch.t), fmt("%.1f", c.welch.df),
+              pval(c.welch.p), pval(c.lr.p)})
+          row.push_back(v);
+        cmp_rows.push_back(row);
+        json key = json::object();
+        for (size_t k = 0; k < strata_fields.size(); ++k) key[strata_fields[k]] = stratum[k];
+        arr.push_back({{"stratum", key},
+                       {"a", {{"value", c.a}, {xa, a.x}, {ya, a.y}, {"stats", group_stats_json(a.cell)}}},
+                       {"b", {{"value", c.b}, {xa, b.x}, {ya, b.y}, {"stats", group_stats_json(b.cell)}}},
+                       {"welch", ttest_json(c.welch)},
+                       {"log_rank", logrank_json(c.lr)}});
+      }
+  }
+  md_ << "## Each at its best " << xa << " x " << ya << "\n\n"
+      << "The grid's best cell for each " << join(opt_.by, " x ")
+      << ": the lowest Kaplan-Meier median grokking epoch (then the larger grokked fraction, then the lower mean). "
+         "The cells are picked on the same runs they are then compared with, which flatters every side's best "
+         "(the winner's curse): rerun the picked cells with new seeds to confirm a difference.\n\n"
+      << markdown_table(best_header, best_rows) << "\n";
+  if (!cmp_rows.empty())
+    md_ << "Best cell against best cell (Welch's t on the grokked runs, log-rank on all; as above):\n\n"
+        << markdown_table(cmp_header, cmp_rows) << "\n";
+  js_["tuned"] = {{"axes", {xa, ya}}, {"comparisons", arr}};
 }
 
 void Reporter::plots_section() {
@@ -821,6 +912,7 @@ Written Reporter::run() {
   groups_section();
   comparisons_section();
   pooled_section();
+  tuned_section();
   plots_section();
   if (!warnings_.empty()) {
     md_ << "## Warnings\n\n";

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -485,6 +486,53 @@ TEST_F(ReportTest, PlotsAreDrawnAndEmbedded) {
   EXPECT_EQ(cells[0]["km_median"], 150);
   // Censored runs are marked in the box plot's data (none here: the block is absent).
   EXPECT_EQ(read(dir_ / "report" / "plots" / "box-softmax.dat").find("# censored"), std::string::npos);
+}
+
+// On an lr x wd grid each optimizer's best cell is picked (lowest KM median,
+// then the larger grokked fraction) and the best cells are compared.
+TEST_F(ReportTest, EachOptimizerAtItsBestCellOfTheGrid) {
+  // Grokking epochs of 3 seeds per (lr, wd) cell; -1 = censored at 200.
+  const std::map<std::string, std::map<std::pair<double, double>, std::vector<int>>> epochs{
+      {"adamw",
+       {{{0.001, 0.1}, {150, 160, -1}}, {{0.001, 1.0}, {100, 110, 120}}, {{0.01, 0.1}, {-1, -1, -1}},
+        {{0.01, 1.0}, {100, 130, -1}}}},
+      // (0.01, 0.1) ties the best KM median (70) with fewer grokked (and a lower mean): (0.001, 1) wins.
+      {"muon",
+       {{{0.001, 0.1}, {80, 90, 100}}, {{0.001, 1.0}, {60, 70, 90}}, {{0.01, 0.1}, {70, 70, -1}},
+        {{0.01, 1.0}, {-1, -1, 50}}}}};
+  std::vector<json> rows;
+  for (const auto& [opt, cells] : epochs)
+    for (const auto& [lr_wd, runs] : cells)
+      for (size_t seed = 0; seed < runs.size(); ++seed) {
+        json pt{{"lr", lr_wd.first}, {"wd", lr_wd.second}, {"train.seed", seed}};
+        rows.push_back(row(opt + "-" + std::to_string(lr_wd.first) + "-" + std::to_string(lr_wd.second) + "-" +
+                               std::to_string(seed),
+                           "add", "softmax", opt, runs[seed], pt));
+      }
+  rep::Written w = report({write("results.jsonl", rows)});
+  auto best = md_table(w.markdown, "## Each at its best lr x wd");
+  ASSERT_EQ(best.size(), 2u) << w.markdown;
+  const auto* adamw = find_row(best, {{"optimizer.kind", "adamw"}});
+  const auto* muon = find_row(best, {{"optimizer.kind", "muon"}});
+  ASSERT_TRUE(adamw && muon) << w.markdown;
+  EXPECT_EQ(adamw->at("lr"), "0.001");
+  EXPECT_EQ(adamw->at("wd"), "1");
+  EXPECT_EQ(adamw->at("KM median"), "110");
+  EXPECT_EQ(adamw->at("mean"), "110.0");
+  EXPECT_EQ(muon->at("lr"), "0.001");
+  EXPECT_EQ(muon->at("wd"), "1");
+  EXPECT_EQ(muon->at("grokked"), "3");
+  EXPECT_EQ(muon->at("KM median"), "70");
+  // Welch on the best cells, {100, 110, 120} vs {60, 70, 90}, by hand.
+  const double va = 100.0 / 3, vb = (std::pow(60 - 220.0 / 3, 2) + std::pow(70 - 220.0 / 3, 2) + std::pow(90 - 220.0 / 3, 2)) / 2 / 3;
+  const json& c = w.json["tuned"]["comparisons"];
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0]["a"]["value"], "adamw");
+  EXPECT_EQ(c[0]["b"]["lr"], 0.001);
+  EXPECT_EQ(c[0]["b"]["wd"], 1.0);
+  EXPECT_NEAR(c[0]["welch"]["t"].get<double>(), (110 - 220.0 / 3) / std::sqrt(va + vb), 1e-9);
+  EXPECT_NEAR(c[0]["welch"]["df"].get<double>(), std::pow(va + vb, 2) / (va * va / 2 + vb * vb / 2), 1e-9);
+  EXPECT_NE(w.markdown.find("winner's curse"), std::string::npos);
 }
 
 TEST_F(ReportTest, WithoutGnuplotTheReportIsStillWritten) {
