@@ -609,6 +609,14 @@ std::vector<std::vector<const SweepPoint*>> plan_work_items(const std::vector<co
       can_grow.push_back(!alone);
     }
   }
+  // Seeds last: every point's first seed runs before any point's second, so
+  // a sweep stopped early has covered its whole grid with fewer seeds (in
+  // grid order, one grid after the other, it would have covered only the
+  // first grids).
+  auto seeds = [](const std::vector<const SweepPoint*>& item) {
+    return std::pair{item.front()->config.train.seed, item.front()->config.task.split_seed};
+  };
+  std::stable_sort(items.begin(), items.end(), [&](const auto& a, const auto& b) { return seeds(a) < seeds(b); });
   return items;
 }
 

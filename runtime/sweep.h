@@ -134,9 +134,11 @@ std::pair<int, int> parse_shard(const std::string& text, const std::string& what
 // `note` says where it came from. Bad values: Error (Usage) naming the variables.
 std::optional<std::pair<int, int>> shard_from_slurm(std::string* note);
 
-// How run_sweep trains the points not yet in the results: one work item per
-// run alone, or a pack of up to `pack` points that differ only in their seeds
-// (points with a checkpoint or a finished summary always run alone).
+// How run_sweep trains the points not yet in the results, in its order: one
+// work item per run alone, or a pack of up to `pack` points that differ only
+// in their seeds (points with a checkpoint or a finished summary always run
+// alone). Items run seeds last: by (train.seed, task.split_seed) of their
+// first point, then in grid order.
 std::vector<std::vector<const SweepPoint*>> plan_work_items(const std::vector<const SweepPoint*>& todo,
                                                             const std::string& out_dir, int pack);
 

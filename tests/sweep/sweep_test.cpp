@@ -263,29 +263,37 @@ TEST_F(SweepTest, SlurmArrayVariablesGiveTheShard) {
   ::unsetenv("SLURM_ARRAY_TASK_MIN");
 }
 
-// A sweep stopped during its second run resumes that run from its checkpoint
-// and ends with one row per point, the same rows as a sweep never stopped.
+// Points run seeds last (points 0 and 2 have seed 1, points 1 and 3 seed 2).
+// A sweep stopped during its third run (point 1) resumes that run from its
+// checkpoint and ends with one row per point, the same rows as a sweep never
+// stopped.
 TEST_F(SweepTest, AStoppedSweepResumesAndLosesNothing) {
   const Sweep s = parse_sweep(tiny_sweep(), "tiny.json", "");
   const std::string plain = dir("plain"), stopped = dir("stopped");
-  SweepOutcome o = run_sweep(s, options(plain));
+  SweepOptions first = options(plain);
+  std::vector<std::string> started;
+  first.log = [&](const std::string& line) {
+    if (size_t at = line.find("] start "); at != std::string::npos) started.push_back(line.substr(at + 8));
+  };
+  SweepOutcome o = run_sweep(s, first);
   EXPECT_EQ(o.trained, 4u);
   EXPECT_FALSE(o.interrupted);
   EXPECT_EQ(line_count(plain + "/results.jsonl"), 4u);
+  EXPECT_EQ(started, (std::vector<std::string>{s.points[0].id, s.points[2].id, s.points[1].id, s.points[3].id}));
 
   SweepOptions stop = options(stopped);
   stop.after_epoch = [](const SweepPoint& p, int64_t epoch) { return !(p.index == 1 && epoch == 2); };
   o = run_sweep(s, stop);
   EXPECT_TRUE(o.interrupted);
-  EXPECT_EQ(o.trained, 1u);
-  EXPECT_EQ(line_count(stopped + "/results.jsonl"), 1u);
+  EXPECT_EQ(o.trained, 2u);
+  EXPECT_EQ(line_count(stopped + "/results.jsonl"), 2u);
   EXPECT_TRUE(fs::exists(fs::path(stopped) / "runs" / s.points[1].id / "checkpoint.safetensors"));
   EXPECT_NE(describe_points(s, shard_points(s, 0, 1), stopped).find("partial"), std::string::npos);
 
   o = run_sweep(s, options(stopped));
   EXPECT_FALSE(o.interrupted);
-  EXPECT_EQ(o.already, 1u);
-  EXPECT_EQ(o.trained, 3u);
+  EXPECT_EQ(o.already, 2u);
+  EXPECT_EQ(o.trained, 2u);
   EXPECT_EQ(line_count(stopped + "/results.jsonl"), 4u);
   EXPECT_EQ(rows(stopped), rows(plain));
 
