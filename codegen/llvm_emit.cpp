@@ -166,7 +166,13 @@ GemmLayout gemm_layout(const Kernel& k, const GemmSpec& g, const CpuEmitOptions&
 class Emitter {
  public:
   Emitter(const Kernel& k, llvm::LLVMContext& ctx, const CpuEmitOptions& opt)
-      : k_(k), C_(ctx), B_(ctx), opt_(opt), mod_(std::make_unique<llvm::Module>(kernel_symbol(k), ctx)) {}
+      : k_(k), C_(ctx), B_(ctx), opt_(opt), mod_(std::make_unique<llvm::Module>(kernel_symbol(k), ctx)) {
+    // a * b + c may become one FMA (as NVRTC does by default): fewer instructions in the inline exp, log and
+    // sigmoid polynomials of fused epilogues, one rounding instead of two. Results stay deterministic per build.
+    llvm::FastMathFlags contract;
+    contract.setAllowContract();
+    B_.setFastMathFlags(contract);
+  }
 
   std::unique_ptr<llvm::Module> run() {
     auto* ptr = llvm::PointerType::get(C_, 0);
@@ -432,7 +438,7 @@ class Emitter {
         Value* v = load(b, safe);
         return B_.CreateSelect(mask, v, llvm::Constant::getNullValue(v->getType()));
       }
-      case ExprOp::Random: return random(emit(e.a), emit(e.b), emit(e.c), static_cast<uint32_t>(e.ival), T);
+      case ExprOp::Random: return random(emit(e.a), emit(e.b), emit_low32(e.c), static_cast<uint32_t>(e.ival), T);
       case ExprOp::Cast: return cast(emit(e.a), k_.expr(e.a).type, e.type);
       case ExprOp::Select: return B_.CreateSelect(emit(e.a), emit(e.b), emit(e.c));
       default: break;
@@ -440,6 +446,19 @@ class Emitter {
     if (is_unary(e.op)) return unary(e.op, e.type, emit(e.a));
     ScalarType operand = k_.expr(e.a).type;
     return binary(e.op, operand, emit(e.a), emit(e.b));
+  }
+
+  // The low 32 bits of an integer expression, computed in i32. Wrapping +, - and * commute with truncation, so a
+  // random element index vectorizes as i32 lanes instead of i64 lanes narrowed after the fact.
+  Value* emit_low32(ExprId id) {
+    const Expr& e = k_.expr(id);
+    switch (e.op) {
+      case ExprOp::Const: return cint(i32(), static_cast<int32_t>(e.ival));
+      case ExprOp::Add: return B_.CreateAdd(emit_low32(e.a), emit_low32(e.b));
+      case ExprOp::Sub: return B_.CreateSub(emit_low32(e.a), emit_low32(e.b));
+      case ExprOp::Mul: return B_.CreateMul(emit_low32(e.a), emit_low32(e.b));
+      default: return B_.CreateTrunc(emit(id), i32());
+    }
   }
 
   Value* cast(Value* x, ScalarType from, ScalarType to) {
@@ -561,7 +580,7 @@ class Emitter {
     Value* h = mix32(B_.CreateXor(seed, cint(i32(), static_cast<int64_t>(0x9e3779b9U))));
     h = mix32(B_.CreateXor(h, counter));
     h = mix32(B_.CreateXor(h, cint(i32(), static_cast<int64_t>(static_cast<uint32_t>(stream * 0x85ebca6bU)))));
-    h = mix32(B_.CreateXor(h, B_.CreateTrunc(element, i32())));
+    h = mix32(B_.CreateXor(h, element));  // element: its low 32 bits (emit_low32)
     Value* bits = B_.CreateLShr(h, 8);
     return B_.CreateFMul(B_.CreateUIToFP(bits, T), cf(T, 1.0 / 16777216.0));
   }

@@ -42,6 +42,11 @@ llvm::orc::JITTargetMachineBuilder host_builder() {
   auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!jtmb) throw Error("cannot detect the host CPU for LLVM: " + error_text(jtmb.takeError()), ExitCode::Compile);
   jtmb->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  // LLVM's JIT default on x86-64 is the large code model: every constant of an inline exp or hash costs a movabs
+  // plus a load, inside the hot loop. JITLink allocates each object's sections in one slab, so RIP-relative
+  // (small model, position-independent) addressing always reaches; calls out (memset) go through its stubs.
+  jtmb->setCodeModel(llvm::CodeModel::Small);
+  jtmb->setRelocationModel(llvm::Reloc::PIC_);
   return std::move(*jtmb);
 }
 
