@@ -9,6 +9,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -93,6 +94,15 @@ json comparable(const json& row) {
       for (const char* k : {"step_ms", "epoch_s"}) s["final"].erase(k);
   }
   return c;
+}
+
+// Where a run ran, as its summary names the device, without the thread count: results are bitwise the same for
+// any thread count, so only the rest (backend, CPU, vector width) tells runs apart that cannot reproduce each other.
+std::string device_of(const Run& r) {
+  const json* s = r.row.contains("summary") && r.row["summary"].is_object() ? &r.row["summary"] : nullptr;
+  if (!s || !(*s).contains("device") || !(*s)["device"].is_string()) return "not recorded";
+  static const std::regex threads(", [0-9]+ threads?");
+  return std::regex_replace((*s)["device"].get<std::string>(), threads, "");
 }
 
 // ---- formatting
@@ -276,6 +286,7 @@ class Reporter {
   void curves();
   void heat_maps();
   void tuned_section();
+  void devices_line();
   void add_plot(const std::string& kind, const std::string& title, const plot::Result& r,
                 const std::string& note = "");
   void warn(const std::string& w) { warnings_.push_back(w); }
@@ -891,6 +902,20 @@ void Reporter::plots_section() {
   md_ << plots_md_.str();
 }
 
+// Merged shards may come from different machines: say which, and what that means for reproducing a run.
+void Reporter::devices_line() {
+  std::map<std::string, size_t> count;
+  for (const Run& r : loaded_.runs) ++count[device_of(r)];
+  std::vector<std::string> parts;
+  for (const auto& [device, n] : count) parts.push_back("`" + device + "` (" + std::to_string(n) + ")");
+  md_ << "Ran on: " << join(parts, ", ") << ".";
+  if (count.size() > 1)
+    md_ << " Runs from different devices are independent samples and pool, but a run reproduces bit for bit only on"
+           " its own kind of device (the vector width sets the order of float sums).";
+  md_ << "\n\n";
+  js_["devices"] = count;
+}
+
 Written Reporter::run() {
   check_fields();
   fs::path first(opt_.results.front());
@@ -908,6 +933,7 @@ Written Reporter::run() {
       << " runs";
   if (loaded_.duplicates) md_ << ", " << loaded_.duplicates << " duplicate rows counted once";
   md_ << "). Definitions and methods: docs/report.md.\n\n";
+  devices_line();
   censoring_section();
   groups_section();
   comparisons_section();

@@ -320,6 +320,34 @@ TEST_F(ReportTest, ShardsMergeToTheSameReport) {
   EXPECT_EQ(tail(merged.markdown), tail(single.markdown));
 }
 
+// Shards merged from several machines: the report says where the runs ran (thread counts aside: they do not change
+// results) and that runs reproduce bit for bit only on their own kind of device.
+TEST_F(ReportTest, DevicesAreListedAndAMixExplained) {
+  std::vector<json> rows;  // the fixture's runs that have a summary (a diverged run has none)
+  for (const json& r : fixture_rows())
+    if (r["summary"].is_object()) rows.push_back(r);
+  ASSERT_GE(rows.size(), 6u);
+  const char* devices[] = {"cpu (llvm 19.1.7, 1 threads, znver3, avx2)", "cpu (llvm 19.1.7, 2 threads, znver3, avx2)",
+                           "cpu (llvm 19.1.7, 1 threads, znver3, avx2)", "cpu (llvm 19.1.7, 1 threads, rocketlake, avx512)",
+                           "cpu (llvm 19.1.7, 1 threads, rocketlake, avx512)"};
+  size_t i = 0;
+  for (const char* d : devices) rows[i++]["summary"]["device"] = d;
+  rep::Written w = report({write("results.jsonl", rows)});
+  EXPECT_NE(w.markdown.find("`cpu (llvm 19.1.7, znver3, avx2)` (3)"), std::string::npos) << w.markdown;
+  EXPECT_NE(w.markdown.find("`cpu (llvm 19.1.7, rocketlake, avx512)` (2)"), std::string::npos) << w.markdown;
+  EXPECT_NE(w.markdown.find("`not recorded` (" + std::to_string(rows.size() - 5) + ")"), std::string::npos);
+  EXPECT_NE(w.markdown.find("reproduces bit for bit only on its own kind of device"), std::string::npos);
+  EXPECT_EQ(w.json["devices"]["cpu (llvm 19.1.7, znver3, avx2)"], 3);
+  EXPECT_EQ(w.json["devices"]["cpu (llvm 19.1.7, rocketlake, avx512)"], 2);
+
+  for (json& r : rows) r["summary"]["device"] = "cpu (llvm 19.1.7, 2 threads, znver3, avx2)";
+  w = report({write("one.jsonl", rows)}, (dir_ / "one").string());
+  EXPECT_NE(w.markdown.find("Ran on: `cpu (llvm 19.1.7, znver3, avx2)` (" + std::to_string(rows.size()) + ")."),
+            std::string::npos) << w.markdown;
+  EXPECT_EQ(w.markdown.find("bit for bit"), std::string::npos);
+  EXPECT_EQ(w.json["devices"].size(), 1u);
+}
+
 TEST_F(ReportTest, ConflictingDuplicatesAreAnErrorNamingBothLines) {
   std::vector<json> rows = fixture_rows();
   json other = rows[1];
