@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "grokjit/build_config.h"
+#include "grokjit/source_commit.h"
 #include "ir/error.h"
 #include "runtime/knobs.h"
 
@@ -87,8 +88,8 @@ int run_main(int argc, char** argv) {
     for (const std::string& warning : runtime::undeclared_knob_warnings())
       std::fprintf(stderr, "grokjit: warning: %s\n", warning.c_str());
     if (version) {
-      std::printf("grokjit %s (LLVM %s, NVRTC %s, %s)\n", GROKJIT_VERSION, GROKJIT_LLVM_VERSION,
-                  GROKJIT_HAVE_NVRTC ? GROKJIT_CUDA_VERSION : "off", GROKJIT_BUILD_TYPE);
+      std::printf("grokjit %s (source %s, LLVM %s, NVRTC %s, %s)\n", GROKJIT_VERSION, GROKJIT_SOURCE_COMMIT,
+                  GROKJIT_LLVM_VERSION, GROKJIT_HAVE_NVRTC ? GROKJIT_CUDA_VERSION : "off", GROKJIT_BUILD_TYPE);
       return 0;
     }
     if (train->parsed()) return run_train(train_args);

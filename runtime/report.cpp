@@ -86,23 +86,35 @@ Run make_run(json row, const std::string& source) {
 // how fast it ran, nor where its files went.
 json comparable(const json& row) {
   json c = row;
-  for (const char* k : {"finished_at", "grokjit_version", "out_dir"}) c.erase(k);
+  for (const char* k : {"finished_at", "grokjit_version", "grokjit_source", "out_dir"}) c.erase(k);
   if (c["summary"].is_object()) {
     json& s = c["summary"];
-    for (const char* k : {"wall_seconds", "step_ms_median", "compile_seconds", "device"}) s.erase(k);
+    for (const char* k : {"wall_seconds", "step_ms_median", "compile_seconds", "device", "grokjit_source"}) s.erase(k);
     if (s.contains("final") && s["final"].is_object())
       for (const char* k : {"step_ms", "epoch_s"}) s["final"].erase(k);
   }
   return c;
 }
 
+const json* summary_of(const Run& r) {
+  return r.row.contains("summary") && r.row["summary"].is_object() ? &r.row["summary"] : nullptr;
+}
+
 // Where a run ran, as its summary names the device, without the thread count: results are bitwise the same for
 // any thread count, so only the rest (backend, CPU, vector width) tells runs apart that cannot reproduce each other.
 std::string device_of(const Run& r) {
-  const json* s = r.row.contains("summary") && r.row["summary"].is_object() ? &r.row["summary"] : nullptr;
-  if (!s || !(*s).contains("device") || !(*s)["device"].is_string()) return "not recorded";
+  const json* s = summary_of(r);
+  if (!s || !s->contains("device") || !(*s)["device"].is_string()) return "not recorded";
   static const std::regex threads(", [0-9]+ threads?");
   return std::regex_replace((*s)["device"].get<std::string>(), threads, "");
+}
+
+// The commit grokjit was built from (rows before 2026-12-06 do not record it).
+std::string source_of(const Run& r) {
+  if (r.row.contains("grokjit_source") && r.row["grokjit_source"].is_string()) return r.row["grokjit_source"];
+  const json* s = summary_of(r);
+  if (s && s->contains("grokjit_source") && (*s)["grokjit_source"].is_string()) return (*s)["grokjit_source"];
+  return "not recorded";
 }
 
 // ---- formatting
@@ -902,18 +914,26 @@ void Reporter::plots_section() {
   md_ << plots_md_.str();
 }
 
-// Merged shards may come from different machines: say which, and what that means for reproducing a run.
+// Merged shards may come from different machines and builds: say which, and what that means for reproducing a run.
 void Reporter::devices_line() {
-  std::map<std::string, size_t> count;
-  for (const Run& r : loaded_.runs) ++count[device_of(r)];
-  std::vector<std::string> parts;
-  for (const auto& [device, n] : count) parts.push_back("`" + device + "` (" + std::to_string(n) + ")");
-  md_ << "Ran on: " << join(parts, ", ") << ".";
-  if (count.size() > 1)
-    md_ << " Runs from different devices are independent samples and pool, but a run reproduces bit for bit only on"
-           " its own kind of device (the vector width sets the order of float sums).";
+  auto tally = [&](std::string (*of)(const Run&)) {
+    std::map<std::string, size_t> count;
+    for (const Run& r : loaded_.runs) ++count[of(r)];
+    return count;
+  };
+  auto listed = [](const std::map<std::string, size_t>& count) {
+    std::vector<std::string> parts;
+    for (const auto& [what, n] : count) parts.push_back("`" + what + "` (" + std::to_string(n) + ")");
+    return join(parts, ", ");
+  };
+  std::map<std::string, size_t> devices = tally(device_of), sources = tally(source_of);
+  md_ << "Ran on: " << listed(devices) << ". Built from: " << listed(sources) << ".";
+  if (devices.size() > 1 || sources.size() > 1)
+    md_ << " Runs from different devices or builds are independent samples and pool, but a run reproduces bit for"
+           " bit only on its own kind of device (the vector width sets the order of float sums) and build.";
   md_ << "\n\n";
-  js_["devices"] = count;
+  js_["devices"] = devices;
+  js_["sources"] = sources;
 }
 
 Written Reporter::run() {

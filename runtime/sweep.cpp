@@ -25,6 +25,7 @@
 
 #include "codegen/kernel_ir.h"
 #include "grokjit/build_config.h"
+#include "grokjit/source_commit.h"
 #include "ir/error.h"
 #include "runtime/files.h"
 #include "runtime/knobs.h"
@@ -750,7 +751,8 @@ SweepOutcome run_sweep(const Sweep& sweep, const SweepOptions& options) {
                 {"sweep", sweep.name},
                 {"point", p.point},
                 {"out_dir", run_dir_of(p).string()},
-                {"grokjit_version", GROKJIT_VERSION}};
+                {"grokjit_version", GROKJIT_VERSION},
+                {"grokjit_source", GROKJIT_SOURCE_COMMIT}};
   };
   auto mark_diverged = [](json& row, const SweepPoint& p, int exit_code, const std::string& message) {
     row["summary"] = nullptr;

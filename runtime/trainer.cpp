@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "grokjit/source_commit.h"
 #include "ir/error.h"
 #include "ir/pack_runs.h"
 #include "runtime/analysis_hooks.h"
@@ -478,6 +479,7 @@ void Run::write_summary(const Slot& slot) {
   auto opt = [](const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); };
   json s{{"name", config.name},
          {"device", device_.name()},
+         {"grokjit_source", GROKJIT_SOURCE_COMMIT},
          {"fusion", slot.options->fusion},
          {"memorization_epoch", opt(summary.memorization_epoch)},
          {"grokking_epoch", opt(summary.grokking_epoch)},

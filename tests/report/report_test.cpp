@@ -320,9 +320,10 @@ TEST_F(ReportTest, ShardsMergeToTheSameReport) {
   EXPECT_EQ(tail(merged.markdown), tail(single.markdown));
 }
 
-// Shards merged from several machines: the report says where the runs ran (thread counts aside: they do not change
-// results) and that runs reproduce bit for bit only on their own kind of device.
-TEST_F(ReportTest, DevicesAreListedAndAMixExplained) {
+// Shards merged from several machines and builds: the report says where the runs ran (thread counts aside: they do
+// not change results) and from which commit, and that runs reproduce bit for bit only on their own kind of device
+// and build.
+TEST_F(ReportTest, DevicesAndBuildsAreListedAndAMixExplained) {
   std::vector<json> rows;  // the fixture's runs that have a summary (a diverged run has none)
   for (const json& r : fixture_rows())
     if (r["summary"].is_object()) rows.push_back(r);
@@ -332,6 +333,8 @@ TEST_F(ReportTest, DevicesAreListedAndAMixExplained) {
                            "cpu (llvm 19.1.7, 1 threads, rocketlake, avx512)"};
   size_t i = 0;
   for (const char* d : devices) rows[i++]["summary"]["device"] = d;
+  rows[0]["grokjit_source"] = "630d9bc";             // a sweep row names its build...
+  rows[1]["summary"]["grokjit_source"] = "82602ae";  // ...and so does a run's summary
   rep::Written w = report({write("results.jsonl", rows)});
   EXPECT_NE(w.markdown.find("`cpu (llvm 19.1.7, znver3, avx2)` (3)"), std::string::npos) << w.markdown;
   EXPECT_NE(w.markdown.find("`cpu (llvm 19.1.7, rocketlake, avx512)` (2)"), std::string::npos) << w.markdown;
@@ -339,7 +342,13 @@ TEST_F(ReportTest, DevicesAreListedAndAMixExplained) {
   EXPECT_NE(w.markdown.find("reproduces bit for bit only on its own kind of device"), std::string::npos);
   EXPECT_EQ(w.json["devices"]["cpu (llvm 19.1.7, znver3, avx2)"], 3);
   EXPECT_EQ(w.json["devices"]["cpu (llvm 19.1.7, rocketlake, avx512)"], 2);
+  EXPECT_NE(w.markdown.find("Built from: `630d9bc` (1), `82602ae` (1), `not recorded` (" +
+                            std::to_string(rows.size() - 2) + ")."),
+            std::string::npos) << w.markdown;
+  EXPECT_EQ(w.json["sources"]["630d9bc"], 1);
 
+  rows[0].erase("grokjit_source");
+  rows[1]["summary"].erase("grokjit_source");
   for (json& r : rows) r["summary"]["device"] = "cpu (llvm 19.1.7, 2 threads, znver3, avx2)";
   w = report({write("one.jsonl", rows)}, (dir_ / "one").string());
   EXPECT_NE(w.markdown.find("Ran on: `cpu (llvm 19.1.7, znver3, avx2)` (" + std::to_string(rows.size()) + ")."),

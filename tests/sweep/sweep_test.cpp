@@ -73,7 +73,7 @@ class SweepTest : public ::testing::Test {
     std::map<std::string, json> by_id;
     for (const auto& [id, r] : scan_results(out).rows) {
       json s = r.row.at("summary");
-      for (const char* key : {"wall_seconds", "step_ms_median", "compile_seconds", "device"}) s.erase(key);
+      for (const char* key : {"wall_seconds", "step_ms_median", "compile_seconds", "device", "grokjit_source"}) s.erase(key);
       s["final"].erase("step_ms");
       s["final"].erase("epoch_s");
       by_id[id] = {{"point", r.row.at("point")}, {"summary", s}};
@@ -396,6 +396,24 @@ TEST_F(SweepTest, ShardsMergeToTheUnshardedRows) {
   std::vector<std::string> messages;
   EXPECT_EQ(merge_results(s, sharded, &messages), 0u);
   EXPECT_EQ(line_count(sharded + "/results.jsonl"), 4u);
+}
+
+// Every row names the commit grokjit was built from, in the row and in the run's summary, so results merged from
+// several builds can be told apart (grokjit report lists them).
+TEST_F(SweepTest, RowsNameTheBuildTheyCameFrom) {
+  const Sweep s = parse_sweep(tiny_sweep(), "tiny.json", "");
+  const std::string out = dir("builds");
+  run_sweep(s, options(out));
+  const std::regex commit("[0-9a-f]{7,40}(\\+changes)?|unknown");
+  size_t n = 0;
+  for (const auto& [id, r] : scan_results(out).rows) {
+    ASSERT_TRUE(r.row.contains("grokjit_source")) << id;
+    const std::string source = r.row["grokjit_source"];
+    EXPECT_TRUE(std::regex_match(source, commit)) << source;
+    EXPECT_EQ(r.row["summary"]["grokjit_source"], source) << id;
+    ++n;
+  }
+  EXPECT_EQ(n, 4u);
 }
 
 // Two runs at once, one thread each, on the CPU: the rows of one at a time on two threads.
