@@ -298,7 +298,7 @@ class Reporter {
   void curves();
   void heat_maps();
   void tuned_section();
-  void devices_line();
+  void provenance_line();
   void add_plot(const std::string& kind, const std::string& title, const plot::Result& r,
                 const std::string& note = "");
   void warn(const std::string& w) { warnings_.push_back(w); }
@@ -915,7 +915,7 @@ void Reporter::plots_section() {
 }
 
 // Merged shards may come from different machines and builds: say which, and what that means for reproducing a run.
-void Reporter::devices_line() {
+void Reporter::provenance_line() {
   auto tally = [&](std::string (*of)(const Run&)) {
     std::map<std::string, size_t> count;
     for (const Run& r : loaded_.runs) ++count[of(r)];
@@ -953,7 +953,7 @@ Written Reporter::run() {
       << " runs";
   if (loaded_.duplicates) md_ << ", " << loaded_.duplicates << " duplicate rows counted once";
   md_ << "). Definitions and methods: docs/report.md.\n\n";
-  devices_line();
+  provenance_line();
   censoring_section();
   groups_section();
   comparisons_section();
