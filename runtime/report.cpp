@@ -96,26 +96,22 @@ json comparable(const json& row) {
   return c;
 }
 
-const json* summary_of(const Run& r) {
-  return r.row.contains("summary") && r.row["summary"].is_object() ? &r.row["summary"] : nullptr;
+// A string member of a row (or of its summary), or "not recorded".
+std::string recorded(const json& object, const char* key) {
+  if (!object.is_object()) return "not recorded";
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : "not recorded";
 }
 
 // Where a run ran, as its summary names the device, without the thread count: results are bitwise the same for
 // any thread count, so only the rest (backend, CPU, vector width) tells runs apart that cannot reproduce each other.
 std::string device_of(const Run& r) {
-  const json* s = summary_of(r);
-  if (!s || !s->contains("device") || !(*s)["device"].is_string()) return "not recorded";
   static const std::regex threads(", [0-9]+ threads?");
-  return std::regex_replace((*s)["device"].get<std::string>(), threads, "");
+  return std::regex_replace(recorded(r.row.value("summary", json()), "device"), threads, "");
 }
 
 // The commit grokjit was built from (rows before 2026-12-06 do not record it).
-std::string source_of(const Run& r) {
-  if (r.row.contains("grokjit_source") && r.row["grokjit_source"].is_string()) return r.row["grokjit_source"];
-  const json* s = summary_of(r);
-  if (s && s->contains("grokjit_source") && (*s)["grokjit_source"].is_string()) return (*s)["grokjit_source"];
-  return "not recorded";
-}
+std::string source_of(const Run& r) { return recorded(r.row, "grokjit_source"); }
 
 // ---- formatting
 
@@ -309,6 +305,8 @@ class Reporter {
   Loaded loaded_;
   std::string dir_, plot_dir_;
   std::vector<Group> groups_;
+  std::optional<std::pair<std::string, std::string>> grid_;  // the lr x wd axes (grid_axes), if the runs form a grid
+  std::string no_grid_why_;                                  // else why not, when it is worth saying
   std::vector<std::string> warnings_;
   std::ostringstream md_, plots_md_;
   json js_;
@@ -759,13 +757,11 @@ Cells grid_cells(const Group& g, const std::string& xa, const std::string& ya) {
 }
 
 void Reporter::heat_maps() {
-  std::string why;
-  auto axes = grid_axes(loaded_.runs, why);
-  if (!axes) {
-    if (!why.empty()) plots_md_ << "No heat map: " << why << ".\n\n";
+  if (!grid_) {
+    if (!no_grid_why_.empty()) plots_md_ << "No heat map: " << no_grid_why_ << ".\n\n";
     return;
   }
-  const auto& [xa, ya] = *axes;
+  const auto& [xa, ya] = *grid_;
   for (const Group& g : groups_) {
     const Cells cells = grid_cells(g, xa, ya);
     std::set<double> xs, ys;
@@ -812,10 +808,8 @@ void Reporter::heat_maps() {
 // lower mean), and the best cells compared pairwise within each stratum, as
 // comparisons_section compares whole groups.
 void Reporter::tuned_section() {
-  std::string why;
-  auto axes = grid_axes(loaded_.runs, why);
-  if (!axes) return;
-  const auto& [xa, ya] = *axes;
+  if (!grid_) return;
+  const auto& [xa, ya] = *grid_;
   struct Best {
     const Group* group;
     double x, y;
@@ -947,6 +941,7 @@ Written Reporter::run() {
   if (ec) throw Error("cannot create the report directory " + dir_ + ": " + ec.message(), ExitCode::Io);
   for (const std::string& w : loaded_.warnings) warn(w);
   make_groups();
+  grid_ = grid_axes(loaded_.runs, no_grid_why_);
 
   md_ << "# grokjit report\n\n"
       << "Results: " << join(loaded_.files, ", ") << " (" << loaded_.lines << " rows, " << loaded_.runs.size()
