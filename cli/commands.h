@@ -97,6 +97,7 @@ struct KernelsArgs {
   bool json = false;
   std::string dump;            // directory for every kernel's artifacts
   std::string kernel;          // print this kernel's kernel IR + LLVM IR
+  int threads = 0;             // CPU threads the plan is for (0 = GROKJIT_THREADS, else all cores)
 };
 void add_kernels_options(CLI::App& cmd, KernelsArgs& args);
 int run_kernels(const KernelsArgs& args, std::ostream& out);

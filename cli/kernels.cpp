@@ -340,6 +340,10 @@ void add_kernels_options(CLI::App& cmd, KernelsArgs& args) {
   cmd.add_option("--which", args.which, "train | eval | both (default both)")
       ->check(CLI::IsMember({"train", "eval", "both"}));
   cmd.add_flag("--json", args.json, "machine-readable listing (schema grokjit.kernels/1, docs/cli.md)");
+  cmd.add_option("--threads", args.threads,
+                 "CPU threads the kernels are planned for (matmul tiles depend on it); default GROKJIT_THREADS, else "
+                 "all cores")
+      ->check(CLI::Range(0, 4096));
   cmd.add_option("--dump", args.dump,
                  "write every kernel's artifacts to DIR: <program>/<index>_<name>.kir, .ll, .s (cpu) or .cu, .ptx, "
                  ".ptxas.txt, .cubin (cuda), plan.txt, index.json");
@@ -352,7 +356,7 @@ int run_kernels(const KernelsArgs& args, std::ostream& out) {
   const bool cuda = backend == "cuda";
   runtime::RunConfig config = load_run_config(args.spec);
   const bool fusion = effective_fusion(args.spec);
-  const int threads = runtime::thread_count_setting() > 0 ? runtime::thread_count_setting() : runtime::hardware_threads();
+  const int threads = runtime::resolve_threads(args.threads);
 
   tasks::Dataset data = tasks::make_dataset(config.task);
   runtime::StepGraphs graphs =

@@ -123,7 +123,7 @@ bool k_blocked(const GemmSpec& g) { return g.K > 512; }
 
 Operand analyze_a(const Kernel& k, const GemmSpec& g) {
   Operand a = analyze_operand(k, g.a, g.m, g.k);
-  a.direct = a.direct && (!k_blocked(g) || a.stride_k == 1);
+  a.direct = a.direct && a.stride_k == 1;
   return a;
 }
 
@@ -762,6 +762,29 @@ class Emitter {
     return r;
   }
 
+  // The transpose of a square block: rows[j][t] -> result[t][j], for a power-
+  // of-two count of vectors as wide. Each round swaps one bit of the row
+  // index with the same bit of the column index (two-source shuffles of row
+  // pairs d apart, which x86 lowers to unpack, shuffle and lane permutes).
+  std::vector<Value*> transpose_square(std::vector<Value*> rows) {
+    const int n = static_cast<int>(rows.size());
+    for (int d = 1; d < n; d *= 2) {
+      std::vector<int> low(static_cast<size_t>(n)), high(static_cast<size_t>(n));
+      for (int c = 0; c < n; ++c) {
+        low[static_cast<size_t>(c)] = (c & d) ? n + c - d : c;
+        high[static_cast<size_t>(c)] = (c & d) ? n + c : c + d;
+      }
+      for (int i = 0; i < n; ++i)
+        if (!(i & d)) {
+          Value* a = rows[static_cast<size_t>(i)];
+          Value* b = rows[static_cast<size_t>(i + d)];
+          rows[static_cast<size_t>(i)] = B_.CreateShuffleVector(a, b, low);
+          rows[static_cast<size_t>(i + d)] = B_.CreateShuffleVector(a, b, high);
+        }
+    }
+    return rows;
+  }
+
   Value* scratch_ptr(size_t byte_offset) { return B_.CreateConstInBoundsGEP1_64(Type::getInt8Ty(C_), scratch_, byte_offset); }
 
   void gemm(const Stmt& s) {
@@ -843,6 +866,60 @@ class Emitter {
         return std::vector<Value*>{};
       });
     };
+    // B stored transposed (each column of B contiguous along k, as in X X^T):
+    // the row-by-row pack above would read one element from each of NR rows a
+    // power-of-two stride apart, rows that share a few L1 sets and evict each
+    // other. Instead whole panels read W x W blocks (W = lanes) with vector
+    // loads along k and transpose them in registers.
+    const bool b_k_contiguous = Bo.affine && Bo.stride_k == 1 && Bo.stride_outer != 1;
+    const int W = L.lanes;
+    auto pack_b_block_transposed = [&](Value* kb, Value* kc) {
+      Value* kfull = B_.CreateMul(B_.CreateSDiv(kc, ci(W)), ci(W));
+      loop(ci(0), nblocks, true, {}, [&](Value* nbi, const std::vector<Value*>&) {
+        Value* ni = B_.CreateAdd(n0, B_.CreateMul(nbi, ci(NR)));
+        Value* panel = B_.CreateInBoundsGEP(T, bpack, B_.CreateMul(nbi, ci(L.kc * NR)));
+        auto rows_by_row = [&](Value* from) {
+          loop(from, kc, true, {}, [&](Value* kk, const std::vector<Value*>&) {
+            pack_b_row(ni, B_.CreateAdd(kb, kk), B_.CreateInBoundsGEP(T, panel, B_.CreateMul(kk, ci(NR))));
+            return std::vector<Value*>{};
+          });
+        };
+        llvm::BasicBlock* fast = block("pack_bt.blocks");
+        llvm::BasicBlock* slow = block("pack_bt.edge");
+        llvm::BasicBlock* done = block("pack_bt.done");
+        B_.CreateCondBr(B_.CreateICmpSLE(B_.CreateAdd(ni, ci(NR)), ci(g.N)), fast, slow);
+        B_.SetInsertPoint(fast);
+        loop(ci(0), B_.CreateSDiv(kfull, ci(W)), true, {}, [&](Value* q, const std::vector<Value*>&) {
+          Value* kk = B_.CreateMul(q, ci(W));
+          Value* src = emit_at(Bo.index, {{g.n, ni}, {g.k, B_.CreateAdd(kb, kk)}});
+          for (int half = 0; half < NV; ++half) {
+            std::vector<Value*> block_rows(static_cast<size_t>(W));
+            for (int j = 0; j < W; ++j) {
+              Value* at = B_.CreateAdd(src, ci((half * W + j) * Bo.stride_outer));
+              block_rows[static_cast<size_t>(j)] =
+                  tag(B_.CreateAlignedLoad(VT, address(Bo.buffer, at), llvm::Align(storage_bytes(g.type))), Bo.buffer);
+            }
+            std::vector<Value*> cols = transpose_square(block_rows);
+            for (int t = 0; t < W; ++t) {
+              Value* dst = B_.CreateAdd(B_.CreateMul(B_.CreateAdd(kk, ci(t)), ci(NR)), ci(half * W));
+              B_.CreateAlignedStore(cols[static_cast<size_t>(t)], B_.CreateInBoundsGEP(T, panel, dst), llvm::Align(4 * W));
+            }
+          }
+          return std::vector<Value*>{};
+        });
+        rows_by_row(kfull);  // the last kc % W rows
+        B_.CreateBr(done);
+        B_.SetInsertPoint(slow);
+        rows_by_row(ci(0));  // a panel past N's end: clamped columns
+        B_.CreateBr(done);
+        B_.SetInsertPoint(done);
+        return std::vector<Value*>{};
+      });
+    };
+    auto pack_b = [&](Value* kb, Value* kc) {
+      if (b_k_contiguous) pack_b_block_transposed(kb, kc);
+      else pack_b_block(kb, kc);
+    };
     if (L.cache_b) {
       // The whole B tile (K <= kc), kept while b_key stays the same.
       Value* key = emit(g.b_key);
@@ -851,7 +928,7 @@ class Emitter {
       llvm::BasicBlock* ready = block("gemm.b_ready");
       B_.CreateCondBr(stale, pack, ready);
       B_.SetInsertPoint(pack);
-      pack_b_block(ci(0), ci(g.K));
+      pack_b(ci(0), ci(g.K));
       B_.CreateStore(key, scratch_);
       B_.CreateBr(ready);
       B_.SetInsertPoint(ready);
@@ -924,7 +1001,7 @@ class Emitter {
           return std::vector<Value*>{};
         });
       }
-      if (!Bo.direct && !L.cache_b) pack_b_block(kb, kc);
+      if (!Bo.direct && !L.cache_b) pack_b(kb, kc);
       const bool blocked = L.kc < g.K;
       // Row strips of MR rows: the A strip stays in L1 while the microkernel
       // walks the panels of B; the strip's sums go to scratch (where the

@@ -34,7 +34,7 @@ class Module;
 
 namespace grokjit::codegen {
 
-constexpr int kLlvmEmitterVersion = 3;  // bump whenever emitted code changes (cache key)
+constexpr int kLlvmEmitterVersion = 4;  // bump whenever emitted code changes (cache key)
 
 struct CpuEmitOptions {
   int vector_bytes = 32;  // 32: AVX2, 64: AVX-512

@@ -10,7 +10,8 @@
 namespace grokjit::codegen {
 
 std::string TargetInfo::name() const {
-  return "v" + std::to_string(vector_bytes) + "-mr" + std::to_string(gemm_mr) + "-nr" + std::to_string(gemm_nr);
+  return "v" + std::to_string(vector_bytes) + "-mr" + std::to_string(gemm_mr) + "-nr" + std::to_string(gemm_nr) + "-t" +
+         std::to_string(gemm_parallel_tiles);
 }
 
 bool is_dense_constant(const ir::Node& n) { return n.op == ir::Op::Constant && !n.attrs.data.empty(); }
@@ -27,14 +28,15 @@ bool is_inlinable(const ir::Node& n) {
 
 namespace {
 
-int64_t round_up_(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 }  // namespace
 
 // Output tiles of one parallel iteration. Packing re-reads A once per
 // column tile and B once per row tile, so among tilings with enough
-// iterations for the threads (>= 8 when the shape allows) pick the one that
-// moves the fewest operand elements: tiles shaped like the output.
+// iterations for the threads (target.gemm_parallel_tiles when the shape
+// allows) pick the one that moves the fewest operand elements: tiles shaped
+// like the output.
 void choose_gemm_tiles(const TargetInfo& target, int64_t batch, int64_t M, int64_t N, int64_t K, int64_t* tm, int64_t* tn) {
   const int64_t mr = target.gemm_mr, nr = target.gemm_nr;
   // The microkernel re-reads the tile's B block (K, or 256 when K is
@@ -46,16 +48,17 @@ void choose_gemm_tiles(const TargetInfo& target, int64_t batch, int64_t M, int64
     int64_t tm = 0, tn = 0, tiles = 0;
     double cost = 0;
   } best;
+  const int64_t want = std::max(1, target.gemm_parallel_tiles);
   for (int64_t TM = 1; TM <= (M + mr - 1) / mr; ++TM) {
-    int64_t cm = round_up_((M + TM - 1) / TM, mr);
+    int64_t cm = round_up((M + TM - 1) / TM, mr);
     if (cm > max_m || (M + cm - 1) / cm != TM) continue;
     for (int64_t TN = 1; TN <= (N + nr - 1) / nr; ++TN) {
-      int64_t cn = round_up_((N + TN - 1) / TN, nr);
+      int64_t cn = round_up((N + TN - 1) / TN, nr);
       if (cn > max_n || (N + cn - 1) / cn != TN) continue;
       int64_t tiles = batch * TM * TN;
       double cost = static_cast<double>(M * K * TN + N * K * TM);
-      bool enough = std::min<int64_t>(tiles, 8) > std::min<int64_t>(best.tiles, 8);
-      bool same = std::min<int64_t>(tiles, 8) == std::min<int64_t>(best.tiles, 8);
+      bool enough = std::min(tiles, want) > std::min(best.tiles, want);
+      bool same = std::min(tiles, want) == std::min(best.tiles, want);
       if (best.tiles == 0 || enough || (same && cost < best.cost)) best = {cm, cn, tiles, cost};
     }
   }
@@ -93,8 +96,6 @@ std::string dims_tag(const ir::Shape& s) {
   for (size_t i = 0; i < s.size(); ++i) r += (i ? "x" : "") + std::to_string(s[i]);
   return r;
 }
-
-int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 ExprOp expr_op_of(Op op) {
   switch (op) {

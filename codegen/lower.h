@@ -40,7 +40,12 @@ struct TargetInfo {
   int vector_bytes = 32;  // native SIMD width (32 = AVX2, 64 = AVX-512)
   int gemm_mr = 6;        // register tile rows of the matmul microkernel
   int gemm_nr = 16;       // register tile columns
-  std::string name() const;  // part of cache keys: "v32-mr6-nr16"
+  // Matmul output tiles wanted per kernel so that every thread has work: a
+  // few per thread. More tiles than that only shrink them, and small tiles
+  // re-read more of the operands. The tiling never changes results (each
+  // output element sums its K in the same order), only speed.
+  int gemm_parallel_tiles = 8;
+  std::string name() const;  // "v32-mr6-nr16-t8"
 };
 
 struct LoweringFailure : std::runtime_error {

@@ -221,7 +221,7 @@ class CpuProgram final : public Program {
 class CpuDevice final : public Device {
  public:
   explicit CpuDevice(const CpuDeviceOptions& o)
-      : threads_(o.threads > 0 ? o.threads : thread_count_setting() > 0 ? thread_count_setting() : hardware_threads()),
+      : threads_(resolve_threads(o.threads)),
         cache_(o.use_default_cache ? KernelCache::default_dir() : o.cache_dir) {}
 
   std::string name() const override {
@@ -233,7 +233,10 @@ class CpuDevice final : public Device {
   std::unique_ptr<Program> compile(const ir::Graph& graph, const CompileOptions& options) override {
     auto t0 = Clock::now();
     ProgramStats stats;
-    codegen::ProgramPlan plan = cpu_plan(graph, options);
+    const int threads = options.threads > 0 ? options.threads : threads_;
+    CompileOptions resolved = options;
+    resolved.threads = threads;
+    codegen::ProgramPlan plan = cpu_plan(graph, resolved);
     stats.plan_seconds = seconds_since(t0);
     int debug = debug_level();
     if (debug >= 1) std::cerr << "grokjit: program '" << options.program_name << "': " << codegen::describe_plan(plan, debug);
@@ -241,7 +244,6 @@ class CpuDevice final : public Device {
     std::vector<KernelFn> fns = load_kernels(plan, eo, &stats);
     size_t scratch = 0;
     for (const auto& pk : plan.kernels) scratch = std::max(scratch, codegen::cpu_scratch_bytes(pk.kernel, eo));
-    int threads = options.threads > 0 ? options.threads : threads_;
     stats.kernels = plan.kernels.size();
     stats.peak_scratch_bytes = plan.memory.arena_bytes;
     stats.threads = static_cast<size_t>(threads);
@@ -313,18 +315,28 @@ class CpuDevice final : public Device {
 
 }  // namespace
 
-codegen::TargetInfo cpu_target_info() {
+int resolve_threads(int requested) {
+  if (requested > 0) return requested;
+  return thread_count_setting() > 0 ? thread_count_setting() : hardware_threads();
+}
+
+codegen::TargetInfo cpu_target_info(int threads) {
   codegen::TargetInfo t;
   t.vector_bytes = host_target().vector_bytes;
   t.gemm_mr = emit_options().gemm_mr;
   t.gemm_nr = t.vector_bytes / 2;  // two vectors of f32
+  // One thread: the largest tiles (fewest operand re-reads). More: two
+  // tiles per thread, which measured faster than eight per two threads
+  // (docs/benchmarks.md, session 6).
+  threads = resolve_threads(threads);
+  t.gemm_parallel_tiles = threads == 1 ? 1 : 2 * threads;
   return t;
 }
 
 codegen::ProgramPlan cpu_plan(const ir::Graph& graph, const CompileOptions& options) {
   codegen::PlanOptions po;
   po.fusion = options.fusion;
-  po.target = cpu_target_info();
+  po.target = cpu_target_info(options.threads);
   return codegen::plan_program(graph, po);
 }
 

@@ -36,8 +36,13 @@ std::unique_ptr<Device> make_cpu_device(const CpuDeviceOptions& options);
 // stats().kernel_info): the best of `runs` runs, all inputs bound.
 std::vector<double> profile_kernels(Program& program, int runs);
 
-// The codegen target of this machine (vector width, matmul register tile).
-codegen::TargetInfo cpu_target_info();
+// The threads a CPU program runs on when `requested` of them are asked for:
+// 0 = GROKJIT_THREADS, and if that is 0 all cores.
+int resolve_threads(int requested);
+
+// The codegen target of this machine (vector width, matmul register tile)
+// for programs that run on `threads` threads (0 as in resolve_threads).
+codegen::TargetInfo cpu_target_info(int threads = 0);
 
 // The plan the CPU backend would run for a graph (kernels, buffers, memory).
 codegen::ProgramPlan cpu_plan(const ir::Graph& graph, const CompileOptions& options);

@@ -165,6 +165,30 @@ TEST_F(CliTest, KernelsJsonHasTheDocumentedFields) {
   }
 }
 
+TEST_F(CliTest, KernelsThreadsPlansTheMatmulTilesForThatCount) {
+  auto matmul_extents = [&](int threads) {
+    KernelsArgs a = kernels_args();
+    a.json = true;
+    a.threads = threads;
+    json j = json::parse(run(a));
+    EXPECT_EQ(j["threads"], threads);
+    std::vector<int64_t> extents;
+    for (const json& k : j["programs"][0]["kernels"])
+      if (k["kind"] == "MM" || k["kind"] == "BMM") extents.push_back(k["launch"]["parallel_extent"].get<int64_t>());
+    return extents;
+  };
+  std::vector<int64_t> one = matmul_extents(1), three = matmul_extents(3);
+  ASSERT_EQ(one.size(), three.size());
+  ASSERT_FALSE(one.empty());
+  // One thread: every matmul as few tiles as the cache allows; three threads cut more of them.
+  bool more = false;
+  for (size_t i = 0; i < one.size(); ++i) {
+    EXPECT_LE(one[i], three[i]) << i;
+    more = more || three[i] > one[i];
+  }
+  EXPECT_TRUE(more);
+}
+
 TEST_F(CliTest, KernelsFusionOffHasMoreKernelsThanFusionOn) {
   json on = listing("on"), off = listing("off");
   EXPECT_EQ(off["fusion"], false);

@@ -65,6 +65,17 @@ TEST(Runtime, BitwiseSameForAnyThreadCount) {
   testing::TinyConfig cfg = medium_config();
   testing::TinyModel m = testing::tiny_transformer(cfg);
   TensorMap in = testing::tiny_inputs(m, cfg, 21);
+  // Each thread count plans its own matmul tiles (TargetInfo::gemm_parallel_tiles): so this also checks that the
+  // tiling never changes a result.
+  auto tiles = [&](int threads) {
+    runtime::CompileOptions o;
+    o.threads = threads;
+    std::string launches;
+    for (const auto& pk : runtime::cpu_plan(m.graph, o).kernels)
+      if (pk.kernel.kind == "MM" || pk.kernel.kind == "BMM") launches += codegen::launch_shape(pk.kernel) + "; ";
+    return launches;
+  };
+  ASSERT_NE(tiles(1), tiles(3));
   auto one = testing::run_on(testing::cpu_device(1), m.graph, in);
   for (int threads : {2, 3}) {
     auto other = testing::run_on(testing::cpu_device(threads), m.graph, in);

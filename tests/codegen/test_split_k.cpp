@@ -26,6 +26,27 @@ TEST(SplitK, ChoiceDependsOnTheShapeOnly) {
   EXPECT_EQ(codegen::choose_k_split(t, 1, 64, 64, 2049), 1);     // no even split of K
 }
 
+TEST(GemmTiles, AsManyAsTheThreadsWantAndNoSmaller) {
+  codegen::TargetInfo t;  // 6 x 16 register tiles
+  auto tiles = [&](int want, int64_t batch, int64_t M, int64_t N, int64_t K) {
+    t.gemm_parallel_tiles = want;
+    int64_t tm = 0, tn = 0;
+    codegen::choose_gemm_tiles(t, batch, M, N, K, &tm, &tn);
+    return std::make_pair(tm, tn);
+  };
+  // One thread: one tile holds the whole 128 x 128 output (the B block,
+  // 512 x 128, is within the L2 budget).
+  EXPECT_EQ(tiles(1, 1, 128, 128, 512), (std::pair<int64_t, int64_t>{132, 128}));
+  // Eight wanted: eight tiles, as square as the register tile allows.
+  auto [tm, tn] = tiles(8, 1, 128, 128, 512);
+  EXPECT_EQ(((128 + tm - 1) / tm) * ((128 + tn - 1) / tn), 8);
+  // A batch counts: two matrices of four tiles each.
+  auto [bm, bn] = tiles(8, 2, 128, 128, 512);
+  EXPECT_EQ(2 * ((128 + bm - 1) / bm) * ((128 + bn - 1) / bn), 8);
+  // Never more than the shape allows: a 6 x 16 output is one register tile.
+  EXPECT_EQ(tiles(8, 1, 6, 16, 64), (std::pair<int64_t, int64_t>{6, 16}));
+}
+
 // A weight-gradient-like product x^T dy (K = 2048 rows) whose result feeds
 // an SGD-with-momentum update (the epilogue) and is also an output.
 Graph weight_gradient_step(int64_t K, int64_t M, int64_t N) {
