@@ -75,9 +75,10 @@ uint8_t* host_pointer(Buffer& b) {
   return nullptr;
 }
 
-codegen::CpuEmitOptions emit_options() {
+// vector_bytes: 0 = the host's native width.
+codegen::CpuEmitOptions emit_options(int vector_bytes = 0) {
   codegen::CpuEmitOptions o;
-  o.vector_bytes = host_target().vector_bytes;
+  o.vector_bytes = vector_bytes > 0 ? vector_bytes : host_target().vector_bytes;
   o.gemm_mr = 6;
   return o;
 }
@@ -222,10 +223,13 @@ class CpuDevice final : public Device {
  public:
   explicit CpuDevice(const CpuDeviceOptions& o)
       : threads_(resolve_threads(o.threads)),
+        vector_bytes_(o.vector_bytes),
         cache_(o.use_default_cache ? KernelCache::default_dir() : o.cache_dir) {}
 
   std::string name() const override {
-    return "cpu (llvm " + host_target().llvm_version + ", " + std::to_string(threads_) + " threads, " + host_target().describe() + ")";
+    std::string width = vector_bytes_ > 0 ? ", emitting " + std::to_string(vector_bytes_ * 8) + "-bit vectors" : "";
+    return "cpu (llvm " + host_target().llvm_version + ", " + std::to_string(threads_) + " threads, " + host_target().describe() +
+           width + ")";
   }
 
   std::unique_ptr<Buffer> alloc(size_t bytes) override { return std::make_unique<CpuBuffer>(bytes); }
@@ -236,11 +240,11 @@ class CpuDevice final : public Device {
     const int threads = options.threads > 0 ? options.threads : threads_;
     CompileOptions resolved = options;
     resolved.threads = threads;
-    codegen::ProgramPlan plan = cpu_plan(graph, resolved);
+    codegen::ProgramPlan plan = cpu_plan(graph, resolved, vector_bytes_);
     stats.plan_seconds = seconds_since(t0);
     int debug = debug_level();
     if (debug >= 1) std::cerr << "grokjit: program '" << options.program_name << "': " << codegen::describe_plan(plan, debug);
-    codegen::CpuEmitOptions eo = emit_options();
+    codegen::CpuEmitOptions eo = emit_options(vector_bytes_);
     std::vector<KernelFn> fns = load_kernels(plan, eo, &stats);
     size_t scratch = 0;
     for (const auto& pk : plan.kernels) scratch = std::max(scratch, codegen::cpu_scratch_bytes(pk.kernel, eo));
@@ -307,6 +311,7 @@ class CpuDevice final : public Device {
   }
 
   int threads_;
+  int vector_bytes_;
   KernelCache cache_;
   JitLinker linker_;
   std::mutex mu_;
@@ -320,10 +325,11 @@ int resolve_threads(int requested) {
   return thread_count_setting() > 0 ? thread_count_setting() : hardware_threads();
 }
 
-codegen::TargetInfo cpu_target_info(int threads) {
+codegen::TargetInfo cpu_target_info(int threads, int vector_bytes) {
+  const codegen::CpuEmitOptions eo = emit_options(vector_bytes);
   codegen::TargetInfo t;
-  t.vector_bytes = host_target().vector_bytes;
-  t.gemm_mr = emit_options().gemm_mr;
+  t.vector_bytes = eo.vector_bytes;
+  t.gemm_mr = eo.gemm_mr;
   t.gemm_nr = t.vector_bytes / 2;  // two vectors of f32
   // One thread: the largest tiles (fewest operand re-reads). More: two
   // tiles per thread, which measured faster than eight per two threads
@@ -333,10 +339,10 @@ codegen::TargetInfo cpu_target_info(int threads) {
   return t;
 }
 
-codegen::ProgramPlan cpu_plan(const ir::Graph& graph, const CompileOptions& options) {
+codegen::ProgramPlan cpu_plan(const ir::Graph& graph, const CompileOptions& options, int vector_bytes) {
   codegen::PlanOptions po;
   po.fusion = options.fusion;
-  po.target = cpu_target_info(options.threads);
+  po.target = cpu_target_info(options.threads, vector_bytes);
   return codegen::plan_program(graph, po);
 }
 

@@ -27,6 +27,11 @@ struct CpuDeviceOptions {
   int threads = 0;                 // 0 = GROKJIT_THREADS, and if that is 0 all cores
   bool use_default_cache = true;   // the knob-configured cache (kernel_cache.h)
   std::string cache_dir;           // used when !use_default_cache ("" = no disk cache)
+  // Vector width the kernels are emitted for, in bytes; 0 = the host's. A
+  // wider one than the host has (64 on an AVX2 host) still runs: LLVM splits
+  // each vector operation in two. For tests of the AVX-512 code paths on
+  // machines without AVX-512.
+  int vector_bytes = 0;
 };
 
 std::unique_ptr<Device> make_cpu_device(int threads = 0);
@@ -41,11 +46,12 @@ std::vector<double> profile_kernels(Program& program, int runs);
 int resolve_threads(int requested);
 
 // The codegen target of this machine (vector width, matmul register tile)
-// for programs that run on `threads` threads (0 as in resolve_threads).
-codegen::TargetInfo cpu_target_info(int threads = 0);
+// for programs that run on `threads` threads (0 as in resolve_threads), with
+// vectors of `vector_bytes` (0 = the host's; see CpuDeviceOptions).
+codegen::TargetInfo cpu_target_info(int threads = 0, int vector_bytes = 0);
 
 // The plan the CPU backend would run for a graph (kernels, buffers, memory).
-codegen::ProgramPlan cpu_plan(const ir::Graph& graph, const CompileOptions& options);
+codegen::ProgramPlan cpu_plan(const ir::Graph& graph, const CompileOptions& options, int vector_bytes = 0);
 
 // Everything a user may want to read about each kernel (`grokjit kernels --dump`).
 struct KernelArtifacts {

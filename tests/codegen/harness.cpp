@@ -141,10 +141,15 @@ void expect_bitwise(const ir::Tensor64& got, const ir::Tensor64& want, const std
 }
 
 void check_against_interpreter(const ir::Graph& g, const ir::TensorMap& inputs, Tolerance tol, bool fusion, runtime::ProgramStats* stats) {
+  check_against_interpreter_on(cpu_device(), g, inputs, tol, fusion, stats);
+}
+
+void check_against_interpreter_on(runtime::Device& device, const ir::Graph& g, const ir::TensorMap& inputs, Tolerance tol,
+                                  bool fusion, runtime::ProgramStats* stats) {
   ir::InterpretResult want = ir::interpret(g, inputs);
   runtime::CompileOptions o;
   o.fusion = fusion;
-  RunResult got = run_on(cpu_device(), g, inputs, o, stats);
+  RunResult got = run_on(device, g, inputs, o, stats);
   for (const auto& [name, t] : want.outputs) expect_close(got.outputs.at(name), t, "output " + name, tol);
   for (const auto& [name, t] : want.updated) expect_close(got.updated.at(name), t, "updated " + name, tol);
 }

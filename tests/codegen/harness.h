@@ -53,5 +53,8 @@ void expect_bitwise(const ir::Tensor64& got, const ir::Tensor64& want, const std
 // outputs and updated inputs.
 void check_against_interpreter(const ir::Graph& g, const ir::TensorMap& inputs, Tolerance tol, bool fusion = true,
                                runtime::ProgramStats* stats = nullptr);
+// The same on a given device.
+void check_against_interpreter_on(runtime::Device& device, const ir::Graph& g, const ir::TensorMap& inputs, Tolerance tol,
+                                  bool fusion = true, runtime::ProgramStats* stats = nullptr);
 
 }  // namespace grokjit::testing

@@ -92,6 +92,46 @@ TEST(Runtime, MediumModelMatchesInterpreter) {
   testing::check_against_interpreter(m.graph, testing::tiny_inputs(m, cfg, 22), {3e-4, 3e-5});
 }
 
+// The AVX-512 code paths (16-lane vectors, 6 x 32 matmul register tiles,
+// 16 x 16 register transposes in the pack of a transposed B) run on any x86
+// host: a device emitting 512-bit vectors on an AVX2 host gets each vector
+// operation split in two by LLVM. They must match the interpreter as the
+// native width does: a training step, and matmuls with transposed operands
+// at panel and block edges, in f32 and f64.
+TEST(Runtime, WiderVectorsThanTheHostMatchTheInterpreter) {
+  runtime::CpuDeviceOptions o;
+  o.threads = 2;
+  o.use_default_cache = false;
+  o.cache_dir = testing::test_cache_dir();
+  o.vector_bytes = 64;
+  auto device = runtime::make_cpu_device(o);
+  EXPECT_NE(device->name().find("512-bit vectors"), std::string::npos) << device->name();
+  EXPECT_EQ(runtime::cpu_target_info(2, 64).gemm_nr, 32);
+  testing::TinyConfig cfg = medium_config();
+  cfg.layers = 1;
+  cfg.batch = 16;
+  testing::TinyModel m = testing::tiny_transformer(cfg);
+  for (bool fusion : {true, false}) {
+    SCOPED_TRACE(fusion ? "fusion on" : "fusion off");
+    testing::check_against_interpreter_on(*device, m.graph, testing::tiny_inputs(m, cfg, 22), {3e-4, 3e-5}, fusion);
+  }
+  for (DType t : {DType::F32, DType::F64}) {
+    SCOPED_TRACE(dtype_name(t));
+    Graph g;
+    Value a = input(g, "a", {37, 603}, t, InputRole::Data);
+    Value b = input(g, "b", {45, 603}, t, InputRole::Data);
+    output(matmul(a, transpose(b)), "a_bT");
+    Value c = input(g, "c", {29, 70}, t, InputRole::Data);
+    Value d = input(g, "d", {29, 33}, t, InputRole::Data);
+    output(matmul(transpose(c), d), "cT_d");
+    output(matmul(transpose(c), c), "cT_c");
+    Value x = input(g, "x", {3, 40, 40}, t, InputRole::Data);
+    output(matmul(x, permute(x, {0, 2, 1})), "x_xT");
+    testing::check_against_interpreter_on(*device, g, testing::random_inputs(g, 5),
+                                          t == DType::F32 ? testing::Tolerance{1e-5, 2e-4} : testing::Tolerance{1e-12, 1e-12});
+  }
+}
+
 Graph small_graph(double scale) {
   Graph g;
   Value x = input(g, "x", {16, 24}, DType::F32, InputRole::Data);
