@@ -1,7 +1,8 @@
-// Split-K (codegen/split_k.h): matmuls with a long K and a small output are
-// computed as a K-chunked batched matmul plus a fixed-order sum of the
-// partials that carries the epilogue. They must match the interpreter and be
-// bitwise the same for any thread count.
+// How a matmul is cut up. Split-K (codegen/split_k.h): matmuls with a long K
+// and a small output are computed as a K-chunked batched matmul plus a
+// fixed-order sum of the partials that carries the epilogue. They must match
+// the interpreter and be bitwise the same for any thread count. Output tiles
+// (choose_gemm_tiles): as many as the threads want.
 #include <gtest/gtest.h>
 
 #include "codegen/lower.h"
