@@ -13,8 +13,8 @@ set yrange [0:1.02]
 set terminal svg size 800,500 dynamic font 'sans,11' background rgb 'white'
 set termoption noenhanced
 set output 'curves.svg'
-plot 'curves.dat' index 0 using 1:2 with lines lw 2 lc rgb '#1f77b4' dt 2 title 'add-adamw.lr0.001.seed1.wd3-3e7d948d train', \
-     'curves.dat' index 1 using 1:2 with lines lw 2 lc rgb '#1f77b4' title 'add-adamw.lr0.001.seed1.wd3-3e7d948d val'
+plot 'curves.dat' index 0 using 1:2 with lines lw 2 lc rgb '#1f77b4' dt 2 title 'add-adamw.lr0.0003.seed0.wd1-1905fc4b train', \
+     'curves.dat' index 1 using 1:2 with lines lw 2 lc rgb '#1f77b4' title 'add-adamw.lr0.0003.seed0.wd1-1905fc4b val'
 if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {
   set terminal pngcairo size 800,500 font 'sans,10' background rgb 'white'
 } else {
@@ -22,6 +22,6 @@ if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {
 }
 set termoption noenhanced
 set output 'curves.png'
-plot 'curves.dat' index 0 using 1:2 with lines lw 2 lc rgb '#1f77b4' dt 2 title 'add-adamw.lr0.001.seed1.wd3-3e7d948d train', \
-     'curves.dat' index 1 using 1:2 with lines lw 2 lc rgb '#1f77b4' title 'add-adamw.lr0.001.seed1.wd3-3e7d948d val'
+plot 'curves.dat' index 0 using 1:2 with lines lw 2 lc rgb '#1f77b4' dt 2 title 'add-adamw.lr0.0003.seed0.wd1-1905fc4b train', \
+     'curves.dat' index 1 using 1:2 with lines lw 2 lc rgb '#1f77b4' title 'add-adamw.lr0.0003.seed0.wd1-1905fc4b val'
 set output
