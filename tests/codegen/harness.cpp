@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <mutex>
 
+#include "ir/builder.h"
 #include "runtime/cpu_device.h"
 #include "runtime/host_buffer.h"
 
@@ -138,6 +139,23 @@ void expect_bitwise(const ir::Tensor64& got, const ir::Tensor64& want, const std
       if (++failures <= 5) ADD_FAILURE() << what << "[" << i << "]: " << got.data[i] << " vs " << want.data[i];
   }
   EXPECT_EQ(failures, 0) << what;
+}
+
+void add_transposed_matmuls(ir::Graph& g, ir::DType t) {
+  using ir::InputRole;
+  ir::Value a = ir::input(g, "a", {37, 603}, t, InputRole::Data);
+  ir::Value b = ir::input(g, "b", {45, 603}, t, InputRole::Data);
+  ir::output(ir::matmul(a, ir::transpose(b)), "a_bT");
+  ir::Value c = ir::input(g, "c", {29, 70}, t, InputRole::Data);
+  ir::Value d = ir::input(g, "d", {29, 33}, t, InputRole::Data);
+  ir::output(ir::matmul(ir::transpose(c), d), "cT_d");
+  ir::output(ir::matmul(ir::transpose(c), ir::transpose(ir::transpose(c))), "cT_c");
+  ir::Value e = ir::input(g, "e", {41, 29}, t, InputRole::Data);
+  ir::output(ir::matmul(ir::transpose(d), ir::transpose(e)), "dT_eT");
+  ir::Value x = ir::input(g, "x", {3, 20, 40}, t, InputRole::Data);
+  ir::Value y = ir::input(g, "y", {3, 33, 40}, t, InputRole::Data);
+  ir::output(ir::matmul(x, ir::permute(y, {0, 2, 1})), "x_yT");
+  ir::output(ir::matmul(y, ir::permute(y, {0, 2, 1})), "y_yT");
 }
 
 void check_against_interpreter(const ir::Graph& g, const ir::TensorMap& inputs, Tolerance tol, bool fusion, runtime::ProgramStats* stats) {

@@ -57,4 +57,10 @@ void check_against_interpreter(const ir::Graph& g, const ir::TensorMap& inputs, 
 void check_against_interpreter_on(runtime::Device& device, const ir::Graph& g, const ir::TensorMap& inputs, Tolerance tol,
                                   bool fusion = true, runtime::ProgramStats* stats = nullptr);
 
+// Matmuls with operands stored transposed, as outputs of g, at the edges of
+// the CPU packing: a partial panel (N not a multiple of it), rows left after
+// the last whole block of lanes (K, and a blocked K's last chunk: K = 603 >
+// 512), A^T B, A^T B^T, a batch, and X X^T reading one buffer twice (Muon).
+void add_transposed_matmuls(ir::Graph& g, ir::DType t);
+
 }  // namespace grokjit::testing

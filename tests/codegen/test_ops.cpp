@@ -266,26 +266,10 @@ TEST(Ops, MatMulTransposedOperands) {
 
 TEST(Ops, MatMulTransposedOperandsAtPanelAndBlockEdges) {
   // B stored transposed is packed in lanes x lanes blocks transposed in
-  // registers, A stored transposed in row blocks: cover the partial panel
-  // (N not a multiple of the panel), the rows left after the last whole
-  // block (K, and a blocked K's last chunk, not a multiple of the lanes),
-  // a batch, and f64 (half the lanes).
+  // registers, A stored transposed in row blocks; f64 has half the lanes.
   for (DType t : {DType::F32, DType::F64}) {
     SCOPED_TRACE(dtype_name(t));
-    check([&](Graph& g) {
-      Value a = input(g, "a", {37, 603}, t, InputRole::Data);
-      Value b = input(g, "b", {45, 603}, t, InputRole::Data);
-      output(matmul(a, transpose(b)), "a_bT");  // K = 603 > 512: blocked, last chunk 91
-      Value c = input(g, "c", {29, 70}, t, InputRole::Data);
-      Value d = input(g, "d", {29, 33}, t, InputRole::Data);
-      output(matmul(transpose(c), d), "cT_d");
-      output(matmul(transpose(c), transpose(transpose(c))), "cT_c");
-      Value e = input(g, "e", {41, 29}, t, InputRole::Data);
-      output(matmul(transpose(d), transpose(e)), "dT_eT");
-      Value x = input(g, "x", {3, 20, 40}, t, InputRole::Data);
-      Value y = input(g, "y", {3, 33, 40}, t, InputRole::Data);
-      output(matmul(x, permute(y, {0, 2, 1})), "x_yT");
-    }, {}, t == DType::F32 ? Tolerance{1e-5, 2e-4} : tol_for(t));
+    check([&](Graph& g) { testing::add_transposed_matmuls(g, t); }, {}, t == DType::F32 ? Tolerance{1e-5, 2e-4} : tol_for(t));
   }
 }
 

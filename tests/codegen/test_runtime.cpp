@@ -118,15 +118,7 @@ TEST(Runtime, WiderVectorsThanTheHostMatchTheInterpreter) {
   for (DType t : {DType::F32, DType::F64}) {
     SCOPED_TRACE(dtype_name(t));
     Graph g;
-    Value a = input(g, "a", {37, 603}, t, InputRole::Data);
-    Value b = input(g, "b", {45, 603}, t, InputRole::Data);
-    output(matmul(a, transpose(b)), "a_bT");
-    Value c = input(g, "c", {29, 70}, t, InputRole::Data);
-    Value d = input(g, "d", {29, 33}, t, InputRole::Data);
-    output(matmul(transpose(c), d), "cT_d");
-    output(matmul(transpose(c), c), "cT_c");
-    Value x = input(g, "x", {3, 40, 40}, t, InputRole::Data);
-    output(matmul(x, permute(x, {0, 2, 1})), "x_xT");
+    testing::add_transposed_matmuls(g, t);
     testing::check_against_interpreter_on(*device, g, testing::random_inputs(g, 5),
                                           t == DType::F32 ? testing::Tolerance{1e-5, 2e-4} : testing::Tolerance{1e-12, 1e-12});
   }
