@@ -30,6 +30,7 @@
 #include "runtime/files.h"
 #include "runtime/knobs.h"
 #include "runtime/spec.h"
+#include "runtime/sweep_eta.h"
 #include "runtime/trainer.h"
 
 namespace grokjit::runtime {
@@ -411,15 +412,6 @@ class SignalWatch {
   std::thread thread_;
 };
 
-std::string format_duration(double seconds) {
-  char text[32];
-  const long s = static_cast<long>(seconds + 0.5);
-  if (s >= 3600) std::snprintf(text, sizeof text, "%ldh%02ldm", s / 3600, s / 60 % 60);
-  else if (s >= 60) std::snprintf(text, sizeof text, "%ldm%02lds", s / 60, s % 60);
-  else std::snprintf(text, sizeof text, "%.1fs", seconds);
-  return text;
-}
-
 // A finished run's summary.json, when it is one for this point (else null).
 json finished_summary(const fs::path& run_dir, const SweepPoint& p) {
   const fs::path file = run_dir / "summary.json";
@@ -741,8 +733,9 @@ SweepOutcome run_sweep(const Sweep& sweep, const SweepOptions& options) {
 
   std::atomic<size_t> next{0};
   std::mutex state_mutex;  // guards the counters below and first_error
-  size_t started = 0, finished = 0;
-  double finished_wall = 0;
+  size_t started = 0;
+  SweepEta eta(jobs);
+  for (const SweepPoint* p : todo) eta.add_run(p->id, p->config.train.max_epochs);
   std::exception_ptr first_error;
 
   auto run_dir_of = [&](const SweepPoint& p) { return fs::path(options.out_dir) / "runs" / p.id; };
@@ -775,17 +768,15 @@ SweepOutcome run_sweep(const Sweep& sweep, const SweepOptions& options) {
     std::lock_guard<std::mutex> lock(state_mutex);
     if (adopted) {
       ++outcome.adopted;
+      eta.drop_run(p.id);
       log("done  " + p.id + ": " + result_text + " (from its summary.json of an earlier sweep)");
       return;
     }
     ++outcome.trained;
     if (diverged) ++outcome.diverged;
-    ++finished;
-    finished_wall += wall;
-    const size_t left = todo.size() - outcome.adopted - finished;
-    const double eta = finished_wall / static_cast<double>(finished) * static_cast<double>(left) / jobs;
-    log("done  " + p.id + ": " + result_text + ", " + format_duration(wall) + "; " + std::to_string(left) +
-        " left, ETA " + format_duration(eta));
+    eta.run_finished(p.id, wall);
+    log("done  " + p.id + ": " + result_text + ", " + format_duration(wall) + "; " + std::to_string(eta.runs_left()) +
+        " left, " + eta.describe());
   };
   auto number_started = [&](size_t runs) {
     std::lock_guard<std::mutex> lock(state_mutex);
@@ -798,7 +789,11 @@ SweepOutcome run_sweep(const Sweep& sweep, const SweepOptions& options) {
     train_options.fusion = options.fusion;
     train_options.quiet = true;
     train_options.progress = false;
-    train_options.after_epoch = [&options, &stop, &p](int64_t epoch) {
+    train_options.after_epoch = [&options, &stop, &p, &state_mutex, &eta](int64_t epoch) {
+      {
+        std::lock_guard<std::mutex> lock(state_mutex);
+        eta.epoch_done(p.id, epoch);
+      }
       if (options.after_epoch && !options.after_epoch(p, epoch)) stop.store(true);
       return !stop.load();
     };
