@@ -409,13 +409,7 @@ int run_kernels(const KernelsArgs& args, std::ostream& out) {
       out << codegen::emit_cuda(k, codegen::CudaTarget{}).source;
       return 0;
     }
-    // The CPU device's emit options (runtime/cpu_device.cpp emit_options()),
-    // rebuilt from the target it plans for.
-    codegen::TargetInfo target = runtime::cpu_target_info();
-    codegen::CpuEmitOptions eo;
-    eo.vector_bytes = target.vector_bytes;
-    eo.gemm_mr = target.gemm_mr;
-    runtime::CompiledObject obj = runtime::compile_kernel(k, eo, true);
+    runtime::CompiledObject obj = runtime::compile_kernel(k, runtime::cpu_emit_options(), true);
     out << "; ==== " << programs[p].name << "/" << kernel_id(programs[p], i) << ": kernel IR\n"
         << codegen::to_text(k) << (codegen::to_text(k).ends_with("\n") ? "" : "\n")
         << "; ==== " << programs[p].name << "/" << kernel_id(programs[p], i) << ": LLVM IR after O3 ("

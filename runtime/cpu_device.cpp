@@ -75,14 +75,6 @@ uint8_t* host_pointer(Buffer& b) {
   return nullptr;
 }
 
-// vector_bytes: 0 = the host's native width.
-codegen::CpuEmitOptions emit_options(int vector_bytes = 0) {
-  codegen::CpuEmitOptions o;
-  o.vector_bytes = vector_bytes > 0 ? vector_bytes : host_target().vector_bytes;
-  o.gemm_mr = 6;
-  return o;
-}
-
 // Work below this (flops + bytes) runs on the calling thread alone: waking
 // the pool costs more than it saves.
 constexpr double kParallelWork = 96 * 1024;
@@ -244,7 +236,7 @@ class CpuDevice final : public Device {
     stats.plan_seconds = seconds_since(t0);
     int debug = debug_level();
     if (debug >= 1) std::cerr << "grokjit: program '" << options.program_name << "': " << codegen::describe_plan(plan, debug);
-    codegen::CpuEmitOptions eo = emit_options(vector_bytes_);
+    codegen::CpuEmitOptions eo = cpu_emit_options(vector_bytes_);
     std::vector<KernelFn> fns = load_kernels(plan, eo, &stats);
     size_t scratch = 0;
     for (const auto& pk : plan.kernels) scratch = std::max(scratch, codegen::cpu_scratch_bytes(pk.kernel, eo));
@@ -320,13 +312,20 @@ class CpuDevice final : public Device {
 
 }  // namespace
 
+codegen::CpuEmitOptions cpu_emit_options(int vector_bytes) {
+  codegen::CpuEmitOptions o;
+  o.vector_bytes = vector_bytes > 0 ? vector_bytes : host_target().vector_bytes;
+  o.gemm_mr = 6;
+  return o;
+}
+
 int resolve_threads(int requested) {
   if (requested > 0) return requested;
   return thread_count_setting() > 0 ? thread_count_setting() : hardware_threads();
 }
 
 codegen::TargetInfo cpu_target_info(int threads, int vector_bytes) {
-  const codegen::CpuEmitOptions eo = emit_options(vector_bytes);
+  const codegen::CpuEmitOptions eo = cpu_emit_options(vector_bytes);
   codegen::TargetInfo t;
   t.vector_bytes = eo.vector_bytes;
   t.gemm_mr = eo.gemm_mr;
@@ -362,7 +361,7 @@ std::vector<double> profile_kernels(Program& program, int runs) {
 
 std::vector<KernelArtifacts> cpu_kernel_artifacts(const ir::Graph& graph, const CompileOptions& options) {
   codegen::ProgramPlan plan = cpu_plan(graph, options);
-  codegen::CpuEmitOptions eo = emit_options();
+  codegen::CpuEmitOptions eo = cpu_emit_options();
   std::vector<KernelArtifacts> out;
   for (const auto& pk : plan.kernels) {
     KernelArtifacts a;

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "codegen/llvm_emit.h"
 #include "codegen/lower.h"
 #include "codegen/plan.h"
 #include "runtime/device.h"
@@ -44,6 +45,10 @@ std::vector<double> profile_kernels(Program& program, int runs);
 // The threads a CPU program runs on when `requested` of them are asked for:
 // 0 = GROKJIT_THREADS, and if that is 0 all cores.
 int resolve_threads(int requested);
+
+// How the CPU backend emits kernels: vectors of `vector_bytes` (0 = the
+// host's native width; see CpuDeviceOptions) and its matmul register tile.
+codegen::CpuEmitOptions cpu_emit_options(int vector_bytes = 0);
 
 // The codegen target of this machine (vector width, matmul register tile)
 // for programs that run on `threads` threads (0 as in resolve_threads), with
