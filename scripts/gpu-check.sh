@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The checks that need a GPU, as one command for a lent GPU machine (the
+# device tool's H100; docs/cuda.md, "Running the GPU checks"). Runs from the
+# repository root there, with .gpu-bundle/ carried (scripts/gpu-bundle.sh):
+#   the GPU tests (tests/gpu), `doctor`, `kernels --backend cuda` (registers,
+#   spills), `bench --backend cuda` for AdamW and Muon (fusion on and off,
+#   device events, CUDA graph), a training run to grokking, and the sweep pack
+#   gain (quick.json as lone runs, then in packs of 5).
+# Writes at most 8 files under $OUT (else out/gpu-check): check.log with
+# everything, and the JSON of each step. Each step has its own time limit, so
+# one that hangs costs its limit, not the lease; the whole takes about 5
+# minutes when NVRTC compiles cold (an estimate: it has not run on a GPU yet).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-out/gpu-check}
+mkdir -p "$out"
+exec > >(tee "$out/check.log") 2>&1
+
+bundle=.gpu-bundle/grokjit-gpu.tar.xz
+[ -f "$bundle" ] || { echo "gpu-check: $bundle missing: run scripts/gpu-bundle.sh here and carry .gpu-bundle"; exit 2; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+tar -C "$work" -xJf "$bundle" || { echo "gpu-check: could not unpack $bundle"; exit 2; }
+# NVRTC from the machine's CUDA toolkit; libcuda.so.1 (dlopen) from the driver's folder where ld.so.cache lacks it.
+export LD_LIBRARY_PATH="$work/lib:/usr/local/cuda/lib64:/usr/local/cuda/lib:/usr/local/nvidia/lib64:${LD_LIBRARY_PATH:-}"
+export GROKJIT_CACHE_DIR="$work/cache"
+gj=$work/bin/grokjit
+failed=0
+
+# step NAME SECONDS OUTFILE|- COMMAND...: runs COMMAND under a time limit,
+# its stdout to $out/OUTFILE (or the log), and says how it ended.
+step() {
+  local name=$1 limit=$2 file=$3 t0=$SECONDS rc
+  shift 3
+  echo "=== $name (limit ${limit}s): $*"
+  if [ "$file" = - ]; then timeout "$limit" "$@"; else timeout "$limit" "$@" > "$out/$file"; fi
+  rc=$?
+  echo "=== $name: exit $rc after $((SECONDS - t0)) s"
+  [ $rc -eq 0 ] || failed=$((failed + 1))
+}
+
+echo "bundle from $(cat "$work/SOURCE"), checkout at $(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
+step machine 30 - sh -c 'nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv; ldd --version | head -1; nproc'
+step libraries 10 - sh -c "ldd $gj | grep -E 'not found|LLVM|nvrtc'; ! ldd $gj | grep -q 'not found'"
+step doctor 60 - "$gj" doctor
+if ! "$gj" doctor --json 2>/dev/null | python3 -c 'import json, sys; sys.exit(0 if json.load(sys.stdin)["gpu"] else 1)'; then
+  echo "gpu-check: no usable GPU here (doctor's gpu_reason above): nothing else is run"
+  exit 3
+fi
+step gpu-tests 300 - "$work/bin/test_gpu" --gtest_output="json:$out/gpu-tests.json"
+step kernels 300 kernels-add-adamw-cuda.json "$gj" kernels specs/add-adamw.json --backend cuda --json
+step bench-adamw 300 bench-add-adamw-cuda.json "$gj" bench specs/add-adamw.json --backend cuda --steps 200 --warmup 20 --json
+step bench-muon 300 bench-add-muon-cuda.json "$gj" bench specs/add-muon.json --backend cuda --steps 200 --warmup 20 --json
+step train 300 - "$gj" train specs/add-muon.json --backend cuda --out "$work/run-add-muon"
+cp "$work/run-add-muon/summary.json" "$out/train-add-muon-cuda.json" 2>/dev/null
+for pack in 1 5; do
+  step "sweep-pack-$pack" 300 - "$gj" sweep specs/sweeps/quick.json --backend cuda --pack $pack --out "$work/quick-pack$pack"
+done
+# Packed runs round differently from lone ones (as on the CPU), so the
+# grokking epochs are listed side by side rather than required to be equal.
+step sweep-packs-compared 30 - python3 - "$work/quick-pack1/results.jsonl" "$work/quick-pack5/results.jsonl" <<'PY'
+import json, sys
+def epochs(path):
+    return {r["id"]: (r.get("summary") or {}).get("grokking_epoch") for r in map(json.loads, open(path))}
+alone, packed = map(epochs, sys.argv[1:3])
+for run_id in sorted(alone):
+    print(f"{run_id:40} alone {alone[run_id]!s:>5}  packed {packed.get(run_id)!s:>5}")
+print(sum(alone[k] == packed.get(k) for k in alone), "of", len(alone), "runs grokked at the same epoch")
+PY
+echo "gpu-check: $failed step(s) failed; results in $out"
+exit $((failed > 0))
