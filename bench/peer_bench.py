@@ -18,7 +18,9 @@ the first `batch_size` training rows, as `grokjit bench` uses. Dropout is on,
 with torch's own RNG (nn.Dropout). Each step: forward, loss, backward, every
 optimizer's update, and the batch's correct count under no_grad (grokjit's
 step computes it too); timed with time.perf_counter around the step, with
-loss.item() inside so that the work is finished.
+loss.item() inside so that the work is finished (on a GPU too: .item() waits
+for the device). `--device cuda` runs both sides on the GPU: grokjit with
+`--backend cuda` (device events, CUDA graph), torch on cuda:0.
 
 Two torch models (--torch-models):
   full           the model as a PyTorch user writes it: every block over
@@ -72,8 +74,8 @@ def percentiles(values):
 
 
 class Grokjit:
-    def __init__(self, binary, threads, sets):
-        self.binary, self.threads, self.sets = binary, threads, sets
+    def __init__(self, binary, threads, sets, backend):
+        self.binary, self.threads, self.sets, self.backend = binary, threads, sets, backend
 
     def run(self, args, what):
         cmd = [self.binary, "--threads", str(self.threads)] + args
@@ -110,8 +112,9 @@ class Grokjit:
         return json.loads(self.run(["data", spec, "--format", "json"] + self.set_args(), f"grokjit data {spec}"))
 
     def bench(self, spec, warmup, steps):
-        text = self.run(["bench", spec, "--json", "--fusion", "on", "--threads", str(self.threads),
-                         "--warmup", str(warmup), "--steps", str(steps)] + self.set_args(), f"grokjit bench {spec}")
+        text = self.run(["bench", spec, "--json", "--fusion", "on", "--backend", self.backend,
+                         "--threads", str(self.threads), "--warmup", str(warmup), "--steps", str(steps)]
+                        + self.set_args(), f"grokjit bench {spec}")
         report = json.loads(text)
         (run,) = [r for r in report["runs"] if r["fusion"]]
         return run
@@ -137,16 +140,17 @@ def build_info(binary):
 class TorchStep:
     """One spec's model, optimizers and batch in PyTorch eager."""
 
-    def __init__(self, ref, torch, config, params, order, data, model_kind, foreach):
+    def __init__(self, ref, torch, config, params, order, data, model_kind, foreach, device):
         self.torch = torch
         ref.check_covered(config)
         vocab = int(data["vocab"])
         self.model = ref.Transformer(config["model"]["transformer"], vocab, dropout_rng="torch",
                                      prune_last_block=model_kind == "last-position")
         ref.load_weights(self.model, params, order, torch.float32)
+        self.model.to(device)  # before the optimizers, whose state follows the parameters
         self.optimizers = ref.make_optimizers(self.model, config["optimizer"], None, foreach=foreach)
         self.model.train()
-        self.tokens, self.labels = batch_tensors(torch, config, data)
+        self.tokens, self.labels = (t.to(device) for t in batch_tensors(torch, config, data))
         self.train_step = ref.train_step
 
     def time_steps(self, warmup, steps):
@@ -197,8 +201,10 @@ def check_last_position_model(ref, torch, config, params, order, data):
 
 
 def table(report):
-    lines = [f"peer bench: grokjit fused step vs PyTorch {report['torch_version']} eager, CPU, "
-             f"{report['threads']} thread{'s' if report['threads'] != 1 else ''}; {report['rounds']} interleaved rounds of "
+    where = (f"CPU, {report['threads']} thread{'s' if report['threads'] != 1 else ''}" if report["device"] == "cpu"
+             else f"CUDA ({report['cuda_device']})")
+    lines = [f"peer bench: grokjit fused step vs PyTorch {report['torch_version']} eager, {where}; "
+             f"{report['rounds']} interleaved rounds of "
              f"{report['warmup']} warm-up + {report['steps']} timed steps per side",
              f"grokjit: {report['grokjit']['version']}, {report['grokjit']['binary']} built "
              f"{report['grokjit']['binary_mtime_utc']}"
@@ -233,6 +239,8 @@ def parse_args(argv):
                         help="the grokjit binary (default build/release/grokjit)")
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                         help="spec override passed to grokjit (repeatable); torch reads the resolved config")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="where both sides run: cpu (default) or cuda (grokjit --backend cuda, torch on cuda:0)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved blocks per side (default 3)")
     parser.add_argument("--steps", type=int, default=10, help="timed steps per block (default 10)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps at the start of each block (default 3)")
@@ -276,13 +284,17 @@ def main(argv=None):
         fail(f"cannot import torch ({e}): install Debian's python3-torch (scripts/setup.sh --bench)", 4)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        fail(f"--device cuda: this torch ({torch.__version__}) sees no usable CUDA device", 2)
 
-    grokjit = Grokjit(os.path.abspath(args.grokjit), args.threads, args.sets)
-    report = {"schema": SCHEMA, "threads": args.threads, "torch_version": torch.__version__,
+    grokjit = Grokjit(os.path.abspath(args.grokjit), args.threads, args.sets, args.device)
+    report = {"schema": SCHEMA, "device": args.device, "threads": args.threads, "torch_version": torch.__version__,
               "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
               "foreach": args.foreach == "on", "rounds": args.rounds, "warmup": args.warmup, "steps": args.steps,
               "sets": args.sets, "grokjit": dict(version=grokjit.version(), **build_info(grokjit.binary)),
               "results": []}
+    if args.device == "cuda":
+        report["cuda_device"] = torch.cuda.get_device_name(0)
 
     cases = []
     with tempfile.TemporaryDirectory(prefix="grokjit-peer-bench-") as workdir:
@@ -291,7 +303,7 @@ def main(argv=None):
             data = grokjit.data(spec)
             check = (check_last_position_model(ref, torch, config, params, order, data)
                      if "last-position" in args.torch_models else None)
-            steps = {m: TorchStep(ref, torch, config, params, order, data, m, args.foreach == "on")
+            steps = {m: TorchStep(ref, torch, config, params, order, data, m, args.foreach == "on", args.device)
                      for m in args.torch_models}
             cases.append(dict(spec=spec, config=config, steps=steps, check=check, grokjit_runs=[],
                               torch_ms={m: [] for m in args.torch_models}))

@@ -4,8 +4,9 @@
 # repository root there, with .gpu-bundle/ carried (scripts/gpu-bundle.sh):
 #   the GPU tests (tests/gpu), `doctor`, `kernels --backend cuda` (registers,
 #   spills), `bench --backend cuda` for AdamW and Muon (fusion on and off,
-#   device events, CUDA graph), a training run to grokking, and the sweep pack
-#   gain (quick.json as lone runs, then in packs of 5).
+#   device events, CUDA graph), the PyTorch peer on the GPU (bench/peer_bench.py
+#   --device cuda), a training run to grokking, and the sweep pack gain
+#   (quick.json as lone runs, then in packs of 5).
 # Writes at most 8 files under $OUT (else out/gpu-check): check.log with
 # everything, and the JSON of each step. Each step has its own time limit, so
 # one that hangs costs its limit, not the lease; the whole takes about 5
@@ -51,6 +52,7 @@ step gpu-tests 300 - "$work/bin/test_gpu" --gtest_output="json:$out/gpu-tests.js
 step kernels 300 kernels-add-adamw-cuda.json "$gj" kernels specs/add-adamw.json --backend cuda --json
 step bench-adamw 300 bench-add-adamw-cuda.json "$gj" bench specs/add-adamw.json --backend cuda --steps 200 --warmup 20 --json
 step bench-muon 300 bench-add-muon-cuda.json "$gj" bench specs/add-muon.json --backend cuda --steps 200 --warmup 20 --json
+step peer-cuda 300 peer-cuda.json python3 bench/peer_bench.py --device cuda --grokjit "$gj" --rounds 3 --steps 50 --json
 step train 300 - "$gj" train specs/add-muon.json --backend cuda --out "$work/run-add-muon"
 cp "$work/run-add-muon/summary.json" "$out/train-add-muon-cuda.json" 2>/dev/null
 for pack in 1 5; do

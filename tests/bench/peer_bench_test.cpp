@@ -123,6 +123,7 @@ TEST_F(PeerBenchTest, JsonHasBothSidesForAdamwAndMuon) {
   json j = json::parse(r.out, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << "not JSON:\n" << r.out;
   EXPECT_EQ(j.value("schema", ""), "grokjit.peer_bench/1");
+  EXPECT_EQ(j.value("device", ""), "cpu");
   EXPECT_EQ(j.value("threads", 0), 1);
   EXPECT_EQ(j.value("torch_threads", 0), 1);
   EXPECT_EQ(j.value("rounds", 0), 2);
@@ -198,6 +199,26 @@ TEST_F(PeerBenchTest, BadArgumentsNameWhatIsWrong) {
   r = run_peer_bench("--grokjit /nonexistent/grokjit" + spec("add-adamw.json"));  // the later --grokjit wins
   EXPECT_EQ(r.rc, 3);
   EXPECT_NE(r.err.find("--grokjit: '/nonexistent/grokjit' is not an executable file"), std::string::npos) << r.err;
+}
+
+// --device cuda: both sides on the GPU where torch and grokjit see one; else
+// exit 2 naming why.
+TEST_F(PeerBenchTest, CudaDeviceRunsOnTheGpuOrSaysWhyNot) {
+  if (std::string why = torch_missing(); !why.empty()) GTEST_SKIP() << why;
+  ASSERT_TRUE(fs::exists(grokjit())) << "no grokjit binary at " << grokjit() << ": build the grokjit target";
+  PeerResult r = run_peer_bench(std::string("--device cuda --json --rounds 1 --torch-models full") + kSmall +
+                                spec("add-adamw.json"));
+  if (r.rc == 0) {
+    json j = json::parse(r.out, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << "not JSON:\n" << r.out;
+    EXPECT_EQ(j.value("device", ""), "cuda");
+    EXPECT_FALSE(j.value("cuda_device", "").empty());
+    ASSERT_EQ(j["results"].size(), 1u);
+    EXPECT_EQ(j["results"][0]["grokjit"].value("device", "").rfind("cuda (", 0), 0u) << j["results"][0]["grokjit"];
+  } else {
+    EXPECT_EQ(r.rc, 2) << r.err;
+    EXPECT_NE(r.err.find("--device cuda: this torch"), std::string::npos) << r.err;
+  }
 }
 
 TEST_F(PeerBenchTest, GrokjitErrorsPassThrough) {

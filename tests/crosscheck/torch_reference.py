@@ -141,8 +141,8 @@ class Rotary(nn.Module):
 
     def forward(self, x):  # x [B, H, T, hd]
         T, hd = x.shape[-2], x.shape[-1]
-        inv_freq = self.base ** (-torch.arange(0, hd, 2, dtype=torch.float64) / hd)
-        angles = torch.arange(T, dtype=torch.float64)[:, None] * inv_freq[None, :]  # [T, hd/2]
+        inv_freq = self.base ** (-torch.arange(0, hd, 2, dtype=torch.float64, device=x.device) / hd)
+        angles = torch.arange(T, dtype=torch.float64, device=x.device)[:, None] * inv_freq[None, :]  # [T, hd/2]
         if self.style == "rotate_half":
             angles = torch.cat([angles, angles], dim=-1)
             x1, x2 = x[..., : hd // 2], x[..., hd // 2:]
@@ -176,7 +176,7 @@ class Attention(nn.Module):
             q = q[:, :, -1:, :]  # the last position sees every key: no causal mask
         scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_dim)
         if self.causal and not last_query_only:
-            future = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
+            future = torch.triu(torch.ones(T, T, dtype=torch.bool, device=x.device), diagonal=1)
             scores = scores.masked_fill(future, float("-inf"))
         out = torch.softmax(scores, dim=-1) @ v
         return self.wo(out.transpose(1, 2).reshape(B, q.shape[2], D))
