@@ -14,6 +14,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <ostream>
 #include <sstream>
 
@@ -22,6 +23,8 @@
 #include "models/params.h"
 #include "runtime/cpu_device.h"
 #include "runtime/cuda_device.h"
+#include "runtime/cuda_driver.h"
+#include "runtime/cuda_peak.h"
 #include "runtime/files.h"
 #include "runtime/knobs.h"
 #include "runtime/machine_peak.h"
@@ -234,10 +237,19 @@ std::string machine_peak_key(int threads) {
 
 std::string machine_peak_cache_file() { return (fs::path(runtime::cache_dir()) / "machine_peak.json").string(); }
 
-MachinePeak machine_peak(int threads, bool remeasure) {
+namespace {
+
+struct PeakFigures {
+  double fma_gflops = 0, memory_gbs = 0;
+};
+
+// The entry `key` of the peak cache, else measure() (announced as `what`)
+// and cache it.
+MachinePeak cached_peak(const std::string& key, int threads, bool remeasure, const std::string& what,
+                        const std::function<PeakFigures()>& measure) {
   MachinePeak p;
   p.threads = threads;
-  p.key = machine_peak_key(threads);
+  p.key = key;
   p.cache_file = machine_peak_cache_file();
   json file = json::object();
   if (std::ifstream in(p.cache_file); in) {
@@ -268,10 +280,10 @@ MachinePeak machine_peak(int threads, bool remeasure) {
       file = json::object();
     }
   }
-  std::fprintf(stderr, "grokjit: measuring this machine's FMA peak and memory bandwidth on %d threads (once; cached in %s)\n",
-               threads, p.cache_file.c_str());
-  p.fma_gflops = runtime::measure_fma_peak_gflops(threads);
-  p.memory_gbs = runtime::measure_memory_bandwidth_gbs(threads);
+  std::fprintf(stderr, "grokjit: measuring %s (once; cached in %s)\n", what.c_str(), p.cache_file.c_str());
+  const PeakFigures measured = measure();
+  p.fma_gflops = measured.fma_gflops;
+  p.memory_gbs = measured.memory_gbs;
   p.measured_at = runtime::iso_utc_now();
   if (!file.is_object() || !file.contains("machines") || !file["machines"].is_object())
     file = {{"format", kPeakCacheFormat}, {"machines", json::object()}};
@@ -293,6 +305,25 @@ MachinePeak machine_peak(int threads, bool remeasure) {
     }
   }
   return p;
+}
+
+}  // namespace
+
+MachinePeak machine_peak(int threads, bool remeasure) {
+  return cached_peak(machine_peak_key(threads), threads, remeasure,
+                     "this machine's FMA peak and memory bandwidth on " + std::to_string(threads) + " threads", [threads] {
+                       return PeakFigures{runtime::measure_fma_peak_gflops(threads),
+                                          runtime::measure_memory_bandwidth_gbs(threads)};
+                     });
+}
+
+std::string gpu_peak_key() { return "GPU " + runtime::cu::driver().reason; }
+
+MachinePeak gpu_peak(bool remeasure) {
+  return cached_peak(gpu_peak_key(), 1, remeasure, "the GPU's FMA peak and memory bandwidth", [] {
+    const runtime::CudaPeak peak = runtime::measure_cuda_peak();
+    return PeakFigures{peak.fma_gflops, peak.memory_gbs};
+  });
 }
 
 // ------------------------------------------------------------ grokjit bench
@@ -341,8 +372,7 @@ BenchReport collect_bench(const BenchArgs& args) {
   report.warmup = args.warmup;
   report.steps = args.steps;
   report.profile_top = args.profile;
-  if (backend == "cpu") report.peak = machine_peak(report.threads, args.remeasure_peak);
-  else report.peak.key = "not measured (the peak is the CPU's)";
+  report.peak = backend == "cuda" ? gpu_peak(args.remeasure_peak) : machine_peak(report.threads, args.remeasure_peak);
   std::vector<bool> modes;
   if (args.fusion != "off") modes.push_back(true);
   if (args.fusion != "on") modes.push_back(false);
@@ -479,16 +509,15 @@ std::string bench_report_table(const BenchReport& report) {
   const std::string device = report.runs.empty() ? "cpu" : report.runs.front().device;
   out << "bench '" << report.spec_name << "' on " << device << ": " << report.steps << " timed steps after "
       << report.warmup << " warm-up\n";
-  if (report.backend == "cuda")
-    out << "step times from CUDA events, CUDA graph replay after the first step; fractions of peak: not measured on "
-           "GPUs\n\n";
-  else
-    out << "machine peak (" << report.peak.threads << " threads): FMA " << format("%.1f", report.peak.fma_gflops)
-        << " GFLOP/s, memory " << format("%.1f", report.peak.memory_gbs) << " GB/s ("
-        << (report.peak.from_cache ? "cached " + report.peak.measured_at + " in " + report.peak.cache_file +
-                                         "; --remeasure-peak to measure again"
-                                   : "measured now, cached in " + report.peak.cache_file)
-        << ")\n\n";
+  if (report.backend == "cuda") out << "step times from CUDA events, CUDA graph replay after the first step\n";
+  out << (report.backend == "cuda" ? "device peak (" + report.peak.key + ")"
+                                   : "machine peak (" + std::to_string(report.peak.threads) + " threads)")
+      << ": FMA " << format("%.1f", report.peak.fma_gflops) << " GFLOP/s, memory "
+      << format("%.1f", report.peak.memory_gbs) << " GB/s ("
+      << (report.peak.from_cache ? "cached " + report.peak.measured_at + " in " + report.peak.cache_file +
+                                       "; --remeasure-peak to measure again"
+                                 : "measured now, cached in " + report.peak.cache_file)
+      << ")\n\n";
   TextTable t({"<fusion", "kernels", "p20 ms", "median ms", "p80 ms", "FLOP/step", "bytes/step", "GFLOP/s",
                "of FMA peak", "GB/s", "of mem bw", "compile cold s", "warm s"});
   for (const StepBenchResult& r : report.runs) {

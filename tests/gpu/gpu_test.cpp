@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 
 #include "../codegen/harness.h"
@@ -11,6 +13,7 @@
 #include "ir/error.h"
 #include "ir/interpreter.h"
 #include "runtime/cuda_device.h"
+#include "runtime/cuda_peak.h"
 #include "runtime/host_buffer.h"
 
 namespace grokjit {
@@ -78,6 +81,18 @@ TEST(Gpu, DeviceNameAndBuffersRoundTrip) {
   b->read(back.data(), 1000);
   EXPECT_EQ(back, data);
   EXPECT_THROW(b->write(data.data(), 10, 995), Error);
+}
+
+// The GPU's peak (runtime/cuda_peak.h): measure_cuda_peak checks the FMA
+// kernel's every thread against the host bit for bit and the copy's last
+// bytes, and throws otherwise. Both figures are positive and finite.
+TEST(Gpu, PeakIsMeasuredByKernelsThatComputedWhatTheHostDid) {
+  SKIP_WITHOUT_GPU();
+  const runtime::CudaPeak peak = runtime::measure_cuda_peak();
+  EXPECT_GT(peak.fma_gflops, 0);
+  EXPECT_GT(peak.memory_gbs, 0);
+  EXPECT_TRUE(std::isfinite(peak.fma_gflops) && std::isfinite(peak.memory_gbs));
+  std::printf("[ gpu      ] FMA peak %.0f GFLOP/s, memory %.0f GB/s\n", peak.fma_gflops, peak.memory_gbs);
 }
 
 TEST(Gpu, SmallGraphMatchesInterpreterAndCpu) {

@@ -17,6 +17,7 @@
 #include "ir/error.h"
 #include "runtime/cuda_device.h"
 #include "runtime/nvrtc_compiler.h"
+#include "runtime/cuda_peak.h"
 #include "runtime/spec.h"
 #include "runtime/step_graph.h"
 #include "runtime/trainer.h"
@@ -135,6 +136,37 @@ extern "C" __global__ void __launch_bounds__(1024, 2) spiller(float* __restrict_
   out[threadIdx.x] = s;
 }
 )";
+
+// The GPU peak's kernels (runtime/cuda_peak.h) compile without spills, and the
+// FMA kernel's unrolled loop is fused multiply-adds (4 x 8 chains at least).
+TEST(Nvrtc, PeakKernelsCompileWithoutSpills) {
+  SKIP_WITHOUT_NVRTC();
+  NvrtcCompiler c(NvrtcOptions{}, "");
+  for (const CudaPeakKernel& k : {cuda_fma_peak_kernel(), cuda_copy_peak_kernel()}) {
+    SCOPED_TRACE(k.symbol);
+    CompiledCuda out = c.compile({k.symbol, k.symbol, k.source, ""});
+    EXPECT_NE(out.ptx.find(std::string(".entry ") + k.symbol), std::string::npos);
+    EXPECT_TRUE(out.report.parsed) << out.log;
+    EXPECT_EQ(out.report.spill_bytes(), 0u) << out.log;
+  }
+  const std::string ptx = c.compile({"fma", cuda_fma_peak_kernel().symbol, cuda_fma_peak_kernel().source, ""}).ptx;
+  size_t fmas = 0;
+  for (size_t at = ptx.find("fma.rn.f32"); at != std::string::npos; at = ptx.find("fma.rn.f32", at + 1)) ++fmas;
+  EXPECT_GE(fmas, 32u) << ptx;
+}
+
+// The host's expectation of the FMA kernel's output: no iterations give the
+// start values' sum; many bring each chain to c / (1 - m) = 1.
+TEST(CudaPeak, HostExpectationOfTheFmaKernel) {
+  const float a0[8] = {0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f, 0.7f, 0.8f};
+  float sum = a0[0];
+  for (int k = 1; k < 8; ++k) sum += a0[k];
+  EXPECT_EQ(cuda_fma_peak_expected(0, a0, 0.999f, 0.001f), sum);
+  EXPECT_NEAR(cuda_fma_peak_expected(1 << 17, a0, 0.999f, 0.001f), 8.0f, 1e-3f);
+  // One step by hand: 0.5 * 0.5 + 0.25 for every chain.
+  const float halves[8] = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
+  EXPECT_EQ(cuda_fma_peak_expected(1, halves, 0.5f, 0.25f), 4.0f);
+}
 
 TEST(Nvrtc, ReportsSpills) {
   SKIP_WITHOUT_NVRTC();
