@@ -8,9 +8,10 @@
 #   --device cuda), a training run to grokking, and the sweep pack gain
 #   (quick.json as lone runs, then in packs of 5).
 # Writes at most 8 files under $OUT (else out/gpu-check): check.log with
-# everything, and the JSON of each step. Each step has its own time limit, so
-# one that hangs costs its limit, not the lease; the whole takes about 5
-# minutes when NVRTC compiles cold (an estimate: it has not run on a GPU yet).
+# everything, and the JSON of each step. The steps run most important first,
+# each under its own time limit, so one that hangs costs its limit, not the
+# lease; the whole should take about 5 minutes with NVRTC compiling cold on 16
+# cores (an estimate: it has not run on a GPU yet).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-out/gpu-check}
@@ -49,10 +50,8 @@ if ! "$gj" doctor --json 2>/dev/null | python3 -c 'import json, sys; sys.exit(0 
   exit 3
 fi
 step gpu-tests 300 - "$work/bin/test_gpu" --gtest_output="json:$out/gpu-tests.json"
-step kernels 300 kernels-add-adamw-cuda.json "$gj" kernels specs/add-adamw.json --backend cuda --json
 step bench-adamw 300 bench-add-adamw-cuda.json "$gj" bench specs/add-adamw.json --backend cuda --steps 200 --warmup 20 --json
 step bench-muon 300 bench-add-muon-cuda.json "$gj" bench specs/add-muon.json --backend cuda --steps 200 --warmup 20 --json
-step peer-cuda 300 peer-cuda.json python3 bench/peer_bench.py --device cuda --grokjit "$gj" --rounds 3 --steps 50 --json
 step train 300 - "$gj" train specs/add-muon.json --backend cuda --out "$work/run-add-muon"
 cp "$work/run-add-muon/summary.json" "$out/train-add-muon-cuda.json" 2>/dev/null
 for pack in 1 5; do
@@ -69,5 +68,7 @@ for run_id in sorted(alone):
     print(f"{run_id:40} alone {alone[run_id]!s:>5}  packed {packed.get(run_id)!s:>5}")
 print(sum(alone[k] == packed.get(k) for k in alone), "of", len(alone), "runs grokked at the same epoch")
 PY
+step peer-cuda 300 peer-cuda.json python3 bench/peer_bench.py --device cuda --grokjit "$gj" --rounds 2 --steps 30 --json
+step kernels 300 kernels-add-adamw-cuda.json "$gj" kernels specs/add-adamw.json --backend cuda --json
 echo "gpu-check: $failed step(s) failed; results in $out"
 exit $((failed > 0))
