@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -18,6 +19,7 @@
 #include "cli/app.h"
 #include "cli/bench.h"
 #include "cli/commands.h"
+#include "grokjit/build_config.h"
 #include "ir/error.h"
 #include "runtime/cuda_device.h"
 #include "runtime/knobs.h"
@@ -539,6 +541,24 @@ TEST_F(CliTest, BenchJsonAndTableShowBothFusionModes) {
     EXPECT_EQ(listed.size(), 3u) << table;
     EXPECT_TRUE(std::is_sorted(listed.rbegin(), listed.rend())) << table;
   }
+}
+
+// The shell scripts under scripts/ parse (bash -n): the GPU ones run only on a
+// lent GPU machine, where a syntax error would cost the lease.
+TEST(Scripts, EveryShippedScriptParses) {
+  size_t n = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(GROKJIT_SOURCE_DIR) / "scripts")) {
+    if (e.path().extension() != ".sh") continue;
+    const std::string cmd = "bash -n '" + e.path().string() + "' 2>&1";
+    std::string out;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    ASSERT_NE(p, nullptr) << cmd;
+    char buf[512];
+    while (size_t got = std::fread(buf, 1, sizeof buf, p)) out.append(buf, got);
+    EXPECT_EQ(::pclose(p), 0) << e.path() << ":\n" << out;
+    ++n;
+  }
+  EXPECT_GE(n, 6u);  // setup, build, run-main, run-tests, gpu-bundle, gpu-check, ...
 }
 
 }  // namespace
