@@ -14,7 +14,9 @@ set terminal svg size 800,500 dynamic font 'sans,11' background rgb 'white'
 set termoption noenhanced
 set output 'curves.svg'
 plot 'curves.dat' index 0 using 1:2 with lines lw 2 lc rgb '#1f77b4' dt 2 title 'add-adamw.lr0.0003.seed0.wd1-1905fc4b train', \
-     'curves.dat' index 1 using 1:2 with lines lw 2 lc rgb '#1f77b4' title 'add-adamw.lr0.0003.seed0.wd1-1905fc4b val'
+     'curves.dat' index 1 using 1:2 with lines lw 2 lc rgb '#1f77b4' title 'add-adamw.lr0.0003.seed0.wd1-1905fc4b val', \
+     'curves.dat' index 2 using 1:2 with lines lw 2 lc rgb '#d62728' dt 2 title 'add-muon.lr0.01.seed2.wd1-de4cc071 train', \
+     'curves.dat' index 3 using 1:2 with lines lw 2 lc rgb '#d62728' title 'add-muon.lr0.01.seed2.wd1-de4cc071 val'
 if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {
   set terminal pngcairo size 800,500 font 'sans,10' background rgb 'white'
 } else {
@@ -23,5 +25,7 @@ if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {
 set termoption noenhanced
 set output 'curves.png'
 plot 'curves.dat' index 0 using 1:2 with lines lw 2 lc rgb '#1f77b4' dt 2 title 'add-adamw.lr0.0003.seed0.wd1-1905fc4b train', \
-     'curves.dat' index 1 using 1:2 with lines lw 2 lc rgb '#1f77b4' title 'add-adamw.lr0.0003.seed0.wd1-1905fc4b val'
+     'curves.dat' index 1 using 1:2 with lines lw 2 lc rgb '#1f77b4' title 'add-adamw.lr0.0003.seed0.wd1-1905fc4b val', \
+     'curves.dat' index 2 using 1:2 with lines lw 2 lc rgb '#d62728' dt 2 title 'add-muon.lr0.01.seed2.wd1-de4cc071 train', \
+     'curves.dat' index 3 using 1:2 with lines lw 2 lc rgb '#d62728' title 'add-muon.lr0.01.seed2.wd1-de4cc071 val'
 set output
