@@ -36,8 +36,7 @@ double SweepEta::typical_seconds() const {
   if (finished_runs_ == 0) return 0;
   const double mean = finished_wall_ / static_cast<double>(finished_runs_) * static_cast<double>(runs_.size()) / jobs_;
   // The runs left may be near their caps already: then the worst case is the better guess.
-  const double worst = worst_seconds();
-  return worst > 0 ? std::min(mean, worst) : mean;
+  return finished_epochs_ > 0 ? std::min(mean, worst_seconds()) : mean;
 }
 
 double SweepEta::worst_seconds() const {

@@ -36,7 +36,9 @@ class SweepEta {
   double typical_seconds() const;
   // Each unfinished run's epochs up to its cap (the whole cap when it has not
   // reported an epoch yet) x the seconds per epoch of the finished runs /
-  // jobs; 0 before any finished run trained an epoch.
+  // jobs; 0 before any finished run trained an epoch. With packs the seconds
+  // per epoch run high: a pack's time is shared by its runs, but a run that
+  // stopped (grokked) reports no more epochs while the pack goes on.
   double worst_seconds() const;
   // "ETA 16m49s (3h10m if none of them groks)" (or "ETA unknown yet").
   std::string describe() const;

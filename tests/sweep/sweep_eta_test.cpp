@@ -61,6 +61,19 @@ TEST(SweepEta, TypicalNeverAboveTheWorstCase) {
   EXPECT_DOUBLE_EQ(eta.typical_seconds(), 5);
 }
 
+// Every run left already at its cap: nothing is left to train, whatever the
+// finished runs took.
+TEST(SweepEta, NothingLeftWhenEveryRunLeftIsAtItsCap) {
+  SweepEta eta(1);
+  eta.add_run("a", 100);
+  eta.add_run("b", 100);
+  train_epochs(eta, "a", 1, 20);
+  eta.run_finished("a", 40);
+  train_epochs(eta, "b", 1, 100);
+  EXPECT_EQ(eta.worst_seconds(), 0);
+  EXPECT_EQ(eta.typical_seconds(), 0);
+}
+
 TEST(SweepEta, RunsFinishedEarlierAreNotCounted) {
   SweepEta eta(1);
   eta.add_run("adopted", 100);
