@@ -287,6 +287,7 @@ class Reporter {
   void make_groups();
   void comparisons_section();
   void pooled_section();
+  void paired_section();
   void groups_section();
   void censoring_section();
   void plots_section();
@@ -550,6 +551,102 @@ void Reporter::pooled_section() {
                               {"mean_b", kPaperMeanMuon},
                               {"t", kPaperT},
                               {"p", kPaperP}}}};
+}
+
+// AdamW against Muon run by run. Runs whose configs differ only in the
+// optimizer (and the name and comment that say which) form a pair: the same
+// task, output, seed and everything else. In each pair the run that grokked
+// first wins; a grokked run beats a censored one (the pair shares its cap),
+// two censored runs tie. The exact sign test then asks whether one optimizer
+// wins more often than chance, without pooling the epochs of different tasks.
+void Reporter::paired_section() {
+  struct Tally {
+    size_t pairs = 0, muon_first = 0, adamw_first = 0, ties = 0;
+    std::vector<double> differences;  // AdamW's epoch - Muon's, where both grokked
+  };
+  std::map<std::string, std::pair<std::vector<const Run*>, std::vector<const Run*>>> by_rest;
+  for (const Run& r : loaded_.runs) {
+    const std::string kind = value_text(field(r, "optimizer.kind"));
+    if (kind != "adamw" && kind != "muon") continue;
+    json rest = r.config;
+    for (const char* key : {"optimizer", "name", "comment"}) rest.erase(key);
+    auto& [adamw, muon] = by_rest[rest.dump()];
+    (kind == "adamw" ? adamw : muon).push_back(&r);
+  }
+  std::map<std::vector<std::string>, Tally, KeyLess> per_group;  // by task.kind, model.output
+  Tally all;
+  size_t ambiguous = 0, unpaired = 0;
+  for (const auto& [rest, sides] : by_rest) {
+    const auto& [adamw, muon] = sides;
+    if (adamw.size() != 1 || muon.size() != 1) {
+      (adamw.empty() || muon.empty() ? unpaired : ambiguous) += adamw.size() + muon.size();
+      continue;
+    }
+    const Run& a = *adamw.front();
+    const Run& m = *muon.front();
+    Tally& g = per_group[{value_text(field(a, "task.kind")), value_text(field(a, "model.output"))}];
+    for (Tally* t : {&g, &all}) {
+      ++t->pairs;
+      if (a.grokked && m.grokked) t->differences.push_back(a.time - m.time);
+      const bool muon_first = m.grokked && (!a.grokked || m.time < a.time);
+      const bool adamw_first = a.grokked && (!m.grokked || a.time < m.time);
+      (muon_first ? t->muon_first : adamw_first ? t->adamw_first : t->ties) += 1;
+    }
+  }
+  md_ << "## Paired comparison: AdamW vs Muon run by run\n\n";
+  if (all.pairs == 0) {
+    const std::string why = ambiguous ? std::to_string(ambiguous) +
+                                            " runs share everything but the optimizer with more than one run of the "
+                                            "other optimizer (a grid over optimizer settings): no one-to-one pairs"
+                                      : "no AdamW run has a Muon run with the same config otherwise";
+    md_ << "Not available: " << why << ".\n\n";
+    js_["paired"] = {{"available", false}, {"why", why}};
+    return;
+  }
+  md_ << "Runs whose configs differ only in the optimizer are pairs (same task, output, seed, everything else). "
+         "In each pair the run that grokked first wins; a grokked run beats a censored one, two censored runs "
+         "tie. The exact two-sided sign test asks whether one optimizer wins more often than chance; unlike the "
+         "pooled t-test it does not mix the epoch scales of different tasks. The median difference is over the "
+         "pairs where both grokked (positive: Muon earlier).\n\n";
+  std::vector<std::vector<std::string>> rows;
+  json groups = json::array();
+  auto add_row = [&](const std::vector<std::string>& key, const Tally& t) {
+    const stats::SignTest st = stats::sign_test(t.muon_first, t.adamw_first, t.ties);
+    const double median = stats::median(t.differences);
+    std::vector<std::string> row = key;
+    for (const std::string& cell : {std::to_string(t.pairs), std::to_string(t.muon_first), std::to_string(t.adamw_first),
+                                    std::to_string(t.ties), t.differences.empty() ? "-" : epochs(median),
+                                    st.defined() ? pval(st.p) : "n/a"})
+      row.push_back(cell);
+    rows.push_back(row);
+    groups.push_back({{"task.kind", key[0]},
+                      {"model.output", key[1]},
+                      {"pairs", t.pairs},
+                      {"muon_first", t.muon_first},
+                      {"adamw_first", t.adamw_first},
+                      {"ties", t.ties},
+                      {"median_difference_adamw_minus_muon", num_or_null(median)},
+                      {"sign_test_p", num_or_null(st.p)}});
+  };
+  for (const auto& [key, t] : per_group) add_row(key, t);
+  if (per_group.size() > 1) add_row({"**all**", "**all**"}, all);
+  md_ << markdown_table({"task.kind", "model.output", "pairs", "Muon first", "AdamW first", "ties",
+                         "median AdamW - Muon", "sign test p"},
+                        rows)
+      << "\n";
+  if (ambiguous + unpaired)
+    md_ << "Not paired: " << unpaired << " runs with no run of the other optimizer, " << ambiguous
+        << " runs in groups with several runs of one optimizer.\n\n";
+  const stats::SignTest overall = stats::sign_test(all.muon_first, all.adamw_first, all.ties);
+  js_["paired"] = {{"available", true},
+                   {"pairs", all.pairs},
+                   {"muon_first", all.muon_first},
+                   {"adamw_first", all.adamw_first},
+                   {"ties", all.ties},
+                   {"sign_test_p", num_or_null(overall.p)},
+                   {"unpaired_runs", unpaired},
+                   {"ambiguous_runs", ambiguous},
+                   {"groups", groups}};
 }
 
 // ---- plots
@@ -953,6 +1050,7 @@ Written Reporter::run() {
   groups_section();
   comparisons_section();
   pooled_section();
+  paired_section();
   tuned_section();
   plots_section();
   if (!warnings_.empty()) {

@@ -1,6 +1,7 @@
 #include "runtime/stats.h"
 
 #include <algorithm>
+#include <boost/math/distributions/binomial.hpp>
 #include <boost/math/distributions/chi_squared.hpp>
 #include <boost/math/distributions/normal.hpp>
 #include <boost/math/distributions/students_t.hpp>
@@ -205,6 +206,18 @@ LogRank log_rank(std::span<const Observation> a, std::span<const Observation> b)
   double diff = r.observed_a - r.expected_a;
   r.chi2 = diff * diff / var;
   r.p = boost::math::cdf(boost::math::complement(boost::math::chi_squared(1), r.chi2));
+  return r;
+}
+
+SignTest sign_test(size_t wins_a, size_t wins_b, size_t ties) {
+  SignTest r{wins_a, wins_b, ties, kNaN, ""};
+  const size_t n = wins_a + wins_b;
+  if (n == 0) {
+    r.why = "no untied pair";
+    return r;
+  }
+  const boost::math::binomial_distribution<double> b(static_cast<double>(n), 0.5);
+  r.p = std::min(1.0, 2 * boost::math::cdf(b, static_cast<double>(std::min(wins_a, wins_b))));
   return r;
 }
 

@@ -91,4 +91,16 @@ struct LogRank {
 };
 LogRank log_rank(std::span<const Observation> a, std::span<const Observation> b);
 
+// The exact two-sided sign test for paired outcomes: of the untied pairs,
+// `wins_a` went A's way and `wins_b` B's; under H0 each way has probability
+// 1/2, so p = min(1, 2 P(X <= min(wins_a, wins_b))), X ~ Binomial(wins_a +
+// wins_b, 1/2). Ties do not count. NaN (with why) when no pair is untied.
+struct SignTest {
+  size_t wins_a = 0, wins_b = 0, ties = 0;
+  double p;
+  std::string why;  // "" when defined
+  bool defined() const { return why.empty(); }
+};
+SignTest sign_test(size_t wins_a, size_t wins_b, size_t ties);
+
 }  // namespace grokjit::runtime::stats

@@ -297,6 +297,60 @@ TEST_F(ReportTest, PooledComparisonSideBySideWithThePaper) {
   EXPECT_NE(w.markdown.find("does not follow from its t"), std::string::npos);
 }
 
+// Runs that differ only in the optimizer pair up (here by seed): the one that
+// grokked first wins, a grokked run beats a censored one, two censored tie.
+TEST_F(ReportTest, PairedComparisonRunByRunWithTheSignTest) {
+  std::vector<json> rows;
+  auto add = [&](const std::string& output, const std::string& opt, int seed, int grok) {
+    json r = row(output + "-" + opt + "-" + std::to_string(seed), "add", output, opt, grok);
+    r["summary"]["config"]["train"]["seed"] = seed;
+    rows.push_back(r);
+  };
+  const std::vector<int> adamw = {100, 120, -1, 80}, muon = {90, 100, 110, 80};
+  for (int seed = 0; seed < 4; ++seed) {
+    add("softmax", "adamw", seed, adamw[seed]);
+    add("softmax", "muon", seed, muon[seed]);
+  }
+  add("stablemax", "adamw", 0, 50);
+  add("stablemax", "muon", 0, 60);
+  add("stablemax", "adamw", 1, -1);
+  add("stablemax", "muon", 1, -1);
+  add("sparsemax", "muon", 0, 70);  // no AdamW run to pair with
+  rep::Written w = report({write("results.jsonl", rows)});
+  auto table = md_table(w.markdown, "## Paired comparison: AdamW vs Muon run by run");
+  ASSERT_EQ(table.size(), 3u) << w.markdown;
+  // softmax: Muon first at seeds 0, 1 and 2 (AdamW censored), a tie at 3; differences 10, 20, 0.
+  auto* soft = find_row(table, {{"model.output", "softmax"}});
+  ASSERT_TRUE(soft);
+  EXPECT_EQ(soft->at("pairs"), "4");
+  EXPECT_EQ(soft->at("Muon first"), "3");
+  EXPECT_EQ(soft->at("AdamW first"), "0");
+  EXPECT_EQ(soft->at("ties"), "1");
+  EXPECT_EQ(soft->at("median AdamW - Muon"), "10");
+  EXPECT_EQ(soft->at("sign test p"), "0.250");  // 2 / 2^3
+  // stablemax: AdamW first at seed 0, both censored at seed 1.
+  auto* stable = find_row(table, {{"model.output", "stablemax"}});
+  ASSERT_TRUE(stable);
+  EXPECT_EQ(stable->at("AdamW first"), "1");
+  EXPECT_EQ(stable->at("ties"), "1");
+  EXPECT_EQ(stable->at("median AdamW - Muon"), "-10");
+  // All: 3 against 1 with 2 ties: p = 2 (1 + 4) / 2^4.
+  auto* all = find_row(table, {{"task.kind", "**all**"}});
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->at("pairs"), "6");
+  EXPECT_EQ(all->at("sign test p"), "0.625");
+  EXPECT_EQ(w.json["paired"]["unpaired_runs"], 1);
+  EXPECT_EQ(w.json["paired"]["muon_first"], 3);
+  EXPECT_DOUBLE_EQ(w.json["paired"]["sign_test_p"].get<double>(), 0.625);
+}
+
+// A grid over optimizer settings has no one-to-one pairs: said, not guessed.
+TEST_F(ReportTest, PairedComparisonNeedsOneRunOfEachOptimizer) {
+  rep::Written w = report({write("results.jsonl", fixture_rows())});
+  EXPECT_FALSE(w.json["paired"]["available"].get<bool>());
+  EXPECT_NE(w.markdown.find("no one-to-one pairs"), std::string::npos) << w.markdown;
+}
+
 TEST_F(ReportTest, ShardsMergeToTheSameReport) {
   std::vector<json> all = fixture_rows();
   std::vector<json> s0, s1;

@@ -65,6 +65,26 @@ TEST(Stats, DescriptiveEdgeCases) {
   EXPECT_THROW(st::quantile(kA, 1.5), grokjit::Error);
 }
 
+// Exact binomial tails, computed independently with Python's fractions:
+// p = min(1, 2 sum_{i <= k} C(n, i) / 2^n).
+TEST(Stats, SignTestMatchesExactBinomialTails) {
+  struct Case {
+    size_t a, b;
+    double p;
+  };
+  for (const Case& c : {Case{1, 9, 11.0 / 512}, Case{9, 1, 11.0 / 512}, Case{0, 6, 1.0 / 32}, Case{2, 3, 1.0},
+                        Case{17, 3, 1351.0 / 524288}, Case{7, 33, 23242039.0 / 549755813888.0}, Case{50, 50, 1.0}}) {
+    SCOPED_TRACE(std::to_string(c.a) + " vs " + std::to_string(c.b));
+    st::SignTest t = st::sign_test(c.a, c.b, 4);
+    ASSERT_TRUE(t.defined()) << t.why;
+    expect_close(t.p, c.p);
+    EXPECT_EQ(t.ties, 4u);
+  }
+  st::SignTest none = st::sign_test(0, 0, 3);
+  EXPECT_FALSE(none.defined());
+  EXPECT_TRUE(std::isnan(none.p));
+}
+
 TEST(Stats, WelchMatchesScipy) {
   // "welch A B: t df p 3.184589569721551 8.078489625850906 0.01274560273435028"
   st::TTest w = st::welch_t_test(kA, kB);
