@@ -317,10 +317,8 @@ MachinePeak machine_peak(int threads, bool remeasure) {
                      });
 }
 
-std::string gpu_peak_key() { return "GPU " + runtime::cu::driver().reason; }
-
 MachinePeak gpu_peak(bool remeasure) {
-  return cached_peak(gpu_peak_key(), 1, remeasure, "the GPU's FMA peak and memory bandwidth", [] {
+  return cached_peak("GPU " + runtime::cu::driver().reason, 1, remeasure, "the GPU's FMA peak and memory bandwidth", [] {
     const runtime::CudaPeak peak = runtime::measure_cuda_peak();
     return PeakFigures{peak.fma_gflops, peak.memory_gbs};
   });

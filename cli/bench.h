@@ -101,7 +101,6 @@ std::string machine_peak_cache_file();
 MachinePeak machine_peak(int threads, bool remeasure);
 // The same for the GPU (runtime/cuda_peak.h), keyed by the device, its
 // compute capability and driver: "GPU NVIDIA H100 ... (sm_90, driver 13.0, 1 device)".
-std::string gpu_peak_key();
 MachinePeak gpu_peak(bool remeasure);
 
 // `grokjit bench`: everything measured, then formatted (tests check both forms).

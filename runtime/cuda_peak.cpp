@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "codegen/cuda_emit.h"
 #include "ir/error.h"
 #include "runtime/cuda_device.h"
 #include "runtime/cuda_driver.h"
@@ -126,7 +127,9 @@ CudaPeak measure_cuda_peak() {
   d.check(d.cuDeviceGetAttribute(&sms, cu::kAttrMultiprocessorCount, dev), "cuDeviceGetAttribute(SM count)");
 
   NvrtcOptions options;
-  options.arch = "sm_" + std::to_string(major) + std::to_string(minor);
+  codegen::CudaTarget target;  // the CUDA backend's arch naming (sm_90, ...)
+  target.sm = major * 10 + minor;
+  options.arch = target.arch();
   NvrtcCompiler compiler(options, KernelCache::default_dir());
   auto load = [&](const CudaPeakKernel& k, cu::Module& module) {
     CompiledCuda c = compiler.compile({k.symbol, k.symbol, k.source, ""});
