@@ -11,7 +11,7 @@ namespace grokjit::codegen {
 
 std::string TargetInfo::name() const {
   return "v" + std::to_string(vector_bytes) + "-mr" + std::to_string(gemm_mr) + "-nr" + std::to_string(gemm_nr) + "-t" +
-         std::to_string(gemm_parallel_tiles);
+         std::to_string(gemm_parallel_tiles) + (recompute ? "-rc" : "");
 }
 
 bool is_dense_constant(const ir::Node& n) { return n.op == ir::Op::Constant && !n.attrs.data.empty(); }

@@ -45,7 +45,10 @@ struct TargetInfo {
   // re-read more of the operands. The tiling never changes results (each
   // output element sums its K in the same order), only speed.
   int gemm_parallel_tiles = 8;
-  std::string name() const;  // "v32-mr6-nr16-t8"
+  // Recompute cheap elementwise values in the kernels that read them instead
+  // of storing them (schedule.h): a trade of arithmetic for memory traffic.
+  bool recompute = false;
+  std::string name() const;  // "v32-mr6-nr16-t8", "-rc" appended with recompute
 };
 
 struct LoweringFailure : std::runtime_error {

@@ -64,6 +64,7 @@ class Scheduler {
       }
     if (opt_.fusion) {
       fuse_vertically();
+      if (opt_.target.recompute) recompute_instead_of_storing();
       fuse_updates_horizontally();
     }
     return std::move(s_);
@@ -81,7 +82,7 @@ class Scheduler {
       std::set<NodeId> distinct(nd.inputs.begin(), nd.inputs.end());
       for (NodeId in : distinct) ++consumers[static_cast<size_t>(in)];
     }
-    std::vector<int> cost(n, 0);  // recompute cost of an inlined node's expression
+    cost_.assign(n, 0);
     for (size_t i = 0; i < n; ++i) {
       const ir::Node& nd = g_.nodes()[i];
       if (nd.op == Op::Input || is_dense_constant(nd)) continue;
@@ -95,23 +96,9 @@ class Scheduler {
         owned_[i] = true;
         continue;
       }
-      int own = 0;
-      if (ir::op_category(nd.op) == ir::OpCategory::Unary || ir::op_category(nd.op) == ir::OpCategory::Binary) {
-        own = (nd.op == Op::Exp || nd.op == Op::Log || nd.op == Op::Sin || nd.op == Op::Cos || nd.op == Op::Silu ||
-               nd.op == Op::Sigmoid || nd.op == Op::Tanh || nd.op == Op::Pow)
-                  ? 8
-                  : 1;
-      } else if (nd.op == Op::RandomUniform || nd.op == Op::Gather) {
-        own = 4;
-      } else if (!view && !leaf_value) {
-        own = 1;
-      }
-      int total = own;
-      for (NodeId in : nd.inputs)
-        if (!owned_[static_cast<size_t>(in)]) total += cost[static_cast<size_t>(in)];
-      cost[i] = std::min(total, 1 << 20);
+      cost_[i] = inline_cost(static_cast<NodeId>(i));
       // Several readers and costly to recompute: compute once, store.
-      if (consumers[i] >= 2 && cost[i] >= 8) owned_[i] = true;
+      if (consumers[i] >= 2 && cost_[i] >= 8) owned_[i] = true;
     }
     if (!opt_.fusion) return;
     // A matmul evaluates a fused prologue once per packed operand element,
@@ -137,12 +124,35 @@ class Scheduler {
           in = mv.inputs[0];
         }
         if (!owned_[static_cast<size_t>(in)] && is_inlinable(node(in)) &&
-            cost[static_cast<size_t>(in)] * repacks[operand] * (strided ? 4 : 1) > kPrologueBudget) {
+            cost_[static_cast<size_t>(in)] * repacks[operand] * (strided ? 4 : 1) > kPrologueBudget) {
           owned_[static_cast<size_t>(in)] = true;
           operand_of_[in].insert(static_cast<NodeId>(i));
         }
       }
     }
+  }
+
+  // What computing a node inline costs per element: its own op (a
+  // transcendental counts 8, a random number or a gather 4, anything else 1)
+  // plus the inlined expressions it reads (owned inputs are loads: free).
+  int inline_cost(NodeId id) const {
+    const ir::Node& nd = node(id);
+    ir::OpCategory category = ir::op_category(nd.op);
+    int own = 0;
+    if (category == ir::OpCategory::Unary || category == ir::OpCategory::Binary) {
+      own = (nd.op == Op::Exp || nd.op == Op::Log || nd.op == Op::Sin || nd.op == Op::Cos || nd.op == Op::Silu ||
+             nd.op == Op::Sigmoid || nd.op == Op::Tanh || nd.op == Op::Pow)
+                ? 8
+                : 1;
+    } else if (nd.op == Op::RandomUniform || nd.op == Op::Gather) {
+      own = 4;
+    } else if (category != ir::OpCategory::Movement && nd.op != Op::Constant && nd.op != Op::Iota) {
+      own = 1;
+    }
+    int total = own;
+    for (NodeId in : nd.inputs)
+      if (!owned_[static_cast<size_t>(in)]) total += cost_[static_cast<size_t>(in)];
+    return std::min(total, 1 << 20);
   }
 
   // Operand ops (a transcendental counts 8) times repacks (x4 when read
@@ -221,6 +231,12 @@ class Scheduler {
       members.push_back(id);
     }
     std::sort(members.begin(), members.end());
+    return try_lower(owner, members, b);
+  }
+
+  // Lowers group b (these members, under these owners); "" when it fits one
+  // kernel, else the reason.
+  std::string try_lower(const std::vector<int>& owner, const std::vector<NodeId>& members, int b) const {
     LowerContext ctx;
     ctx.graph = &g_;
     ctx.owner = &owner;
@@ -345,6 +361,126 @@ class Scheduler {
     }
   }
 
+  // ---- rematerialization
+  // A cheap elementwise value (sigmoid(g) and silu(g) kept for the backward
+  // pass of a gated MLP) that other kernels read is stored by its kernel and
+  // loaded by each reader: 8+ bytes per element of memory traffic. Where every
+  // reading kernel already reads what the value is computed from (g), it
+  // computes the value itself instead, for a few vector instructions and no
+  // traffic. Applied per value, kept only where every affected kernel still
+  // lowers to one loop nest.
+  static constexpr int kRecomputeBudget = 8;  // one transcendental
+
+  void recompute_instead_of_storing() {
+    std::vector<std::vector<NodeId>> users(g_.size());
+    for (size_t u = 0; u < g_.size(); ++u)
+      for (NodeId in : std::set<NodeId>(node(static_cast<NodeId>(u)).inputs.begin(), node(static_cast<NodeId>(u)).inputs.end()))
+        users[static_cast<size_t>(in)].push_back(static_cast<NodeId>(u));
+    for (size_t i = 0; i < g_.size(); ++i) {
+      const NodeId x = static_cast<NodeId>(i);
+      if (!recomputable(x, users)) continue;
+      const int home = s_.owner[i];
+      std::set<int> reading_groups;
+      for (NodeId r : readers_[i])
+        if (s_.owner[static_cast<size_t>(r)] != home) reading_groups.insert(s_.owner[static_cast<size_t>(r)]);
+      if (reading_groups.empty()) continue;  // read inside its own kernel only: nothing is stored
+      bool no_new_reads = true;
+      for (int G : reading_groups) no_new_reads = no_new_reads && group_reads_all(G, deps_[i]);
+      if (!no_new_reads) continue;
+      // Tentatively inline x everywhere; undo unless every affected kernel lowers.
+      const Snapshot before{s_.owner, s_.groups[static_cast<size_t>(home)], deps_, readers_};
+      unown(x);
+      std::string why;
+      reading_groups.insert(home);
+      for (int G : reading_groups)
+        if (why.empty() && !s_.groups[static_cast<size_t>(G)].empty()) why = try_lower(s_.owner, s_.groups[static_cast<size_t>(G)], G);
+      if (!why.empty()) {
+        s_.owner = before.owner;
+        s_.groups[static_cast<size_t>(home)] = before.home_members;
+        deps_ = before.deps;
+        readers_ = before.readers;
+        owned_[i] = true;
+        s_.rejected.push_back("not recomputed %" + std::to_string(x) + " " + std::string(ir::op_name(node(x).op)) +
+                              " in its readers: " + why);
+        continue;
+      }
+      s_.fused.push_back("recomputed %" + std::to_string(x) + " " + std::string(ir::op_name(node(x).op)) + " in " +
+                         std::to_string(reading_groups.size() - 1) + " reading kernel(s) instead of storing it");
+    }
+  }
+
+  struct Snapshot {
+    std::vector<int> owner;
+    std::vector<NodeId> home_members;
+    std::vector<std::vector<NodeId>> deps, readers;
+  };
+
+  // An owned elementwise value that is cheap to compute again from owned
+  // values alone (no graph input or dense constant is read through it) and
+  // that no matmul packs as an operand (a prologue recomputes per tile).
+  bool recomputable(NodeId x, const std::vector<std::vector<NodeId>>& users) const {
+    const size_t i = static_cast<size_t>(x);
+    const ir::Node& nd = node(x);
+    ir::OpCategory category = ir::op_category(nd.op);
+    if (!owned_[i] || roots_[i] || operand_of_.count(x) || !is_inlinable(nd)) return false;
+    if (category != ir::OpCategory::Unary && category != ir::OpCategory::Binary) return false;
+    if (inline_cost(x) > kRecomputeBudget) return false;
+    std::vector<NodeId> stack(nd.inputs.begin(), nd.inputs.end());
+    while (!stack.empty()) {  // what x's expression reads
+      const NodeId id = stack.back();
+      stack.pop_back();
+      if (owned_[static_cast<size_t>(id)]) continue;
+      const ir::Node& in = node(id);
+      if (in.op == Op::Input || is_dense_constant(in)) return false;
+      stack.insert(stack.end(), in.inputs.begin(), in.inputs.end());
+    }
+    stack = users[i];
+    while (!stack.empty()) {  // where x's value flows through inlined nodes
+      const NodeId u = stack.back();
+      stack.pop_back();
+      if (node(u).op == Op::MatMul) return false;
+      if (!owned_[static_cast<size_t>(u)]) stack.insert(stack.end(), users[static_cast<size_t>(u)].begin(), users[static_cast<size_t>(u)].end());
+    }
+    return true;
+  }
+
+  // Does group G compute or read every one of these owned values already?
+  bool group_reads_all(int G, const std::vector<NodeId>& values) const {
+    std::set<NodeId> seen;
+    for (NodeId m : s_.groups[static_cast<size_t>(G)]) {
+      seen.insert(m);
+      seen.insert(deps_[static_cast<size_t>(m)].begin(), deps_[static_cast<size_t>(m)].end());
+    }
+    for (NodeId v : values)
+      if (!seen.count(v)) return false;
+    return true;
+  }
+
+  // x becomes an inlined node: its readers read what x read.
+  void unown(NodeId x) {
+    const size_t i = static_cast<size_t>(x);
+    const std::vector<NodeId> from = deps_[i];
+    for (NodeId r : readers_[i]) {
+      auto& d = deps_[static_cast<size_t>(r)];
+      d.erase(std::remove(d.begin(), d.end(), x), d.end());
+      for (NodeId v : from) {
+        if (std::find(d.begin(), d.end(), v) == d.end()) d.insert(std::lower_bound(d.begin(), d.end(), v), v);
+        auto& rv = readers_[static_cast<size_t>(v)];
+        if (std::find(rv.begin(), rv.end(), r) == rv.end()) rv.push_back(r);
+      }
+    }
+    for (NodeId v : from) {
+      auto& rv = readers_[static_cast<size_t>(v)];
+      rv.erase(std::remove(rv.begin(), rv.end(), x), rv.end());
+    }
+    deps_[i].clear();
+    readers_[i].clear();
+    owned_[i] = false;
+    auto& members = s_.groups[static_cast<size_t>(s_.owner[i])];
+    members.erase(std::remove(members.begin(), members.end(), x), members.end());
+    s_.owner[i] = -1;
+  }
+
   void fuse_updates_horizontally() {
     std::vector<bool> update_value(g_.size(), false);
     for (const auto& u : g_.updates()) update_value[static_cast<size_t>(u.value)] = true;
@@ -379,6 +515,7 @@ class Scheduler {
   const ir::Graph& g_;
   ScheduleOptions opt_;
   std::vector<bool> roots_, owned_;
+  std::vector<int> cost_;  // per inlinable node: inline_cost when ownership was chosen
   std::map<NodeId, std::set<NodeId>> operand_of_;  // operands materialized for these matmuls
   std::vector<std::vector<NodeId>> deps_, readers_;
   Schedule s_;

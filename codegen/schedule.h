@@ -13,6 +13,10 @@
 //    on a path between them. This puts softmax, RMSNorm and cross-entropy
 //    (forward and backward) in one row kernel each, and elementwise
 //    epilogues into matmuls.
+// 2b. Recomputation (fusion on, TargetInfo::recompute). A cheap elementwise
+//    value another kernel reads (sigmoid(g) kept for silu') is inlined into
+//    its readers instead, where each already reads what it is computed from:
+//    arithmetic instead of a store and loads.
 // 3. Horizontal fusion (fusion on). Independent elementwise groups of the
 //    same shape that compute parameter/state updates merge into one kernel
 //    (optimizer updates of many tensors in few launches).

@@ -392,7 +392,11 @@ std::unique_ptr<Device> make_cuda_device(const CudaDeviceOptions& options) {
   return std::make_unique<CudaDevice>(options);
 }
 
-codegen::TargetInfo cuda_target_info() { return codegen::TargetInfo{}; }
+codegen::TargetInfo cuda_target_info() {
+  codegen::TargetInfo t;
+  t.recompute = recompute_setting() != "off";  // an H100 does ~20 FLOPs in the time it moves a byte
+  return t;
+}
 
 codegen::ProgramPlan cuda_plan(const ir::Graph& graph, const CompileOptions& options) {
   codegen::PlanOptions po;

@@ -36,6 +36,10 @@ const Knob kKnobs[] = {
      "--backend", 0, 0, "cpu|cuda|auto|reference"},
     {knob::kFusion, KnobType::Enum, "on", "Kernel fusion; off = one kernel per op (same numbers, slower)", "--fusion",
      0, 0, "on|off"},
+    {knob::kRecompute, KnobType::Enum, "auto",
+     "Kernels that read a cheap elementwise value (sigmoid(g) for silu') compute it again from what they read "
+     "anyway instead of loading a stored copy; auto = on for CUDA, off for the CPU (measured no faster there)",
+     {}, 0, 0, "auto|on|off"},
     {knob::kThreads, KnobType::Int, "0", "CPU worker threads; 0 = all cores", "--threads", 0, 4096},
     {knob::kCacheDir, KnobType::String, "",
      "Compiled-kernel cache; default $XDG_CACHE_HOME/grokjit, else ~/.cache/grokjit", "--cache-dir", 0, 0, {},
@@ -242,7 +246,11 @@ std::vector<KnobValue> knob_values() {
   std::vector<KnobValue> values;
   for (const Knob& k : kKnobs) {
     const RawValue raw = raw_value(k);
-    values.push_back({&k, canonical(k, raw), raw.source});
+    try {
+      values.push_back({&k, canonical(k, raw), raw.source, {}});
+    } catch (const Error& e) {
+      values.push_back({&k, raw.text, raw.source, e.what()});
+    }
   }
   return values;
 }
@@ -305,5 +313,6 @@ bool cache_disabled() { return knob_bool(knob::kNoCache); }
 int thread_count_setting() { return static_cast<int>(knob_int(knob::kThreads)); }
 bool fusion_enabled() { return knob_enum(knob::kFusion) == "on"; }
 std::string backend_setting() { return knob_enum(knob::kBackend); }
+std::string recompute_setting() { return knob_enum(knob::kRecompute); }
 
 }  // namespace grokjit::runtime

@@ -22,6 +22,7 @@ inline constexpr std::string_view kNoCache = "GROKJIT_NO_CACHE";
 inline constexpr std::string_view kThreads = "GROKJIT_THREADS";
 inline constexpr std::string_view kFusion = "GROKJIT_FUSION";
 inline constexpr std::string_view kBackend = "GROKJIT_BACKEND";
+inline constexpr std::string_view kRecompute = "GROKJIT_RECOMPUTE";
 }  // namespace knob
 
 enum class KnobType { Bool, Int, Double, String, Enum };
@@ -63,6 +64,7 @@ struct KnobValue {
   const Knob* knob;
   std::string value;   // the effective value, as text
   std::string source;  // "default", "environment" or "flag"
+  std::string error;   // not empty: the value is invalid (why; `value` is then as given)
 };
 // The effective value of every knob (for `grokjit doctor`); throws like the
 // getters when one is bad.
@@ -86,5 +88,6 @@ bool cache_disabled();         // GROKJIT_NO_CACHE
 int thread_count_setting();    // GROKJIT_THREADS, 0 = all cores
 bool fusion_enabled();         // GROKJIT_FUSION == "on"
 std::string backend_setting(); // GROKJIT_BACKEND: cpu|cuda|auto|reference
+std::string recompute_setting();  // GROKJIT_RECOMPUTE: auto|on|off
 
 }  // namespace grokjit::runtime

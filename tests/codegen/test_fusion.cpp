@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 
 #include "codegen/plan.h"
 #include "ir/autodiff.h"
@@ -117,6 +118,73 @@ TEST(Fusion, MatMulProloguesEveryPackingPath) {
   output(matmul(transpose(transpose(x)), transpose(v)), "plain_t");
   output(matmul(transpose(w), transpose(x)) + 1.0, "both_t");  // A^T B^T with an epilogue
   check_both(g, testing::random_inputs(g, 15), {3e-5, 3e-4});  // K = 700 terms of size ~1
+}
+
+// Names of the values some kernel of the plan stores ("%12 sigmoid").
+std::vector<std::string> stored_values(const Graph& g) {
+  std::vector<std::string> r;
+  for (const auto& k : runtime::cpu_plan(g, {}).kernels)
+    for (const auto& b : k.kernel.buffers)
+      if (b.written) r.push_back(b.name);
+  return r;
+}
+
+bool stores_op(const Graph& g, const std::string& op) {
+  for (const auto& name : stored_values(g))
+    if (name.size() > op.size() && name.compare(name.size() - op.size() - 1, std::string::npos, " " + op) == 0) return true;
+  return false;
+}
+
+// GROKJIT_RECOMPUTE for one scope.
+struct ScopedRecompute {
+  explicit ScopedRecompute(const char* value) { setenv("GROKJIT_RECOMPUTE", value, 1); }
+  ~ScopedRecompute() { unsetenv("GROKJIT_RECOMPUTE"); }
+};
+
+Graph gated_mlp_with_backward() {
+  Graph g;
+  Value x = input(g, "x", {96, 32}, DType::F32, InputRole::Data);
+  Value wg = input(g, "wg", {48, 32}, DType::F32, InputRole::Param);
+  Value wu = input(g, "wu", {48, 32}, DType::F32, InputRole::Param);
+  Value wd = input(g, "wd", {32, 48}, DType::F32, InputRole::Param);
+  Value dy = input(g, "dy", {96, 32}, DType::F32, InputRole::Data);
+  Value h = silu(matmul(x, transpose(wg))) * matmul(x, transpose(wu));
+  Value y = matmul(h, transpose(wd));
+  output(y, "y");
+  auto grads = vjp(y, dy, std::vector<Value>{x, wg, wu, wd});
+  for (size_t i = 0; i < grads.size(); ++i) output(grads[i], "d" + std::to_string(i));
+  return g;
+}
+
+TEST(Fusion, GatedMlpBackwardRecomputesSigmoidInsteadOfStoringIt) {
+  // silu(gate) and the sigmoid autodiff adds for silu' are read by the
+  // backward matmul's epilogue, which reads gate itself anyway: with
+  // recomputation on it computes them again instead of loading stored copies.
+  Graph g = gated_mlp_with_backward();
+  {
+    ScopedRecompute on("on");
+    std::string stored;
+    for (const auto& name : stored_values(g)) stored += name + ", ";
+    EXPECT_FALSE(stores_op(g, "sigmoid")) << stored;
+    EXPECT_FALSE(stores_op(g, "silu")) << stored;
+    check_both(g, testing::random_inputs(g, 16, {}, {-0.5, 0.5}), {1e-4, 1e-4});  // sums of 32-48 products
+  }
+  ScopedRecompute off("off");  // the CPU's default (auto): stored
+  EXPECT_TRUE(stores_op(g, "sigmoid"));
+}
+
+TEST(Fusion, MatmulOperandStaysStored) {
+  // A matmul operand is packed once per tile: recomputing a transcendental
+  // there costs more than the load, so sigmoid(a) stays stored.
+  ScopedRecompute on("on");
+  Graph g;
+  Value a = input(g, "a", {64, 64}, DType::F32, InputRole::Data);
+  Value w = input(g, "w", {64, 64}, DType::F32, InputRole::Param);
+  Value s = sigmoid(matmul(a, w));
+  output(matmul(s, w), "y");
+  output(sum(s * a, {-1}), "r");
+  EXPECT_TRUE(stores_op(g, "sigmoid")) << kernel_names(g);
+  check_both(g, testing::random_inputs(g, 17), {2e-5, 1e-5});
 }
 
 TEST(Fusion, BatchedAttention) {
