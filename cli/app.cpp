@@ -106,6 +106,16 @@ int run_main(int argc, char** argv) {
   } catch (const Error& e) {
     std::fprintf(stderr, "grokjit: error: %s\n", e.what());
     return e.exit_code();
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A directory that cannot be created or a file that cannot be written
+    // (--out under /proc, onto an existing file, a full disk): the user's to fix.
+    std::fprintf(stderr, "grokjit: error: %s\n", e.what());
+    return static_cast<int>(ExitCode::Io);
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr,
+                 "grokjit: error: out of memory (the model, batch or pack may be too large for this machine; "
+                 "check the spec's sizes)\n");
+    return static_cast<int>(ExitCode::Failure);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "grokjit: internal error: %s\n(please report this with the command you ran)\n", e.what());
     return static_cast<int>(ExitCode::Failure);

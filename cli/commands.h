@@ -33,6 +33,7 @@ struct TrainArgs {
   SpecArgs spec;
   std::string out;        // default: runs/<spec name>
   bool resume = false;
+  bool overwrite = false;  // replace a finished or interrupted run in `out`
   bool quiet = false;
 };
 void add_train_options(CLI::App& cmd, TrainArgs& args);

@@ -13,6 +13,7 @@
 #include "runtime/cuda_device.h"
 #include "runtime/cuda_probe.h"
 #include "runtime/nvrtc_compiler.h"
+#include "ir/error.h"
 #include "runtime/knobs.h"
 
 namespace grokjit::cli {
@@ -44,13 +45,29 @@ int run_doctor(bool as_json) {
       {"cuda_backend", cuda_why_not.empty() ? std::string("usable") : "not usable: " + cuda_why_not},
       {"cache_dir", runtime::cache_dir()},
   };
+  const std::vector<runtime::KnobValue> knobs = runtime::knob_values();
+  bool knobs_valid = true;
+  for (const auto& k : knobs) knobs_valid = knobs_valid && k.error.empty();
+  const int rc = knobs_valid ? 0 : static_cast<int>(ExitCode::Usage);
   if (as_json) {
+    nlohmann::json values = nlohmann::json::object();
+    for (const auto& k : knobs) {
+      values[std::string(k.knob->name)] = {{"value", k.value}, {"source", k.source}};
+      if (!k.error.empty()) values[std::string(k.knob->name)]["error"] = k.error;
+    }
+    j["knobs"] = values;
     std::printf("%s\n", j.dump(2).c_str());
-    return 0;
+    return rc;
   }
   for (auto& [k, v] : j.items()) std::printf("%-17s %s\n", k.c_str(), v.is_string() ? v.get<std::string>().c_str() : v.dump().c_str());
+  std::printf("\nknobs in effect:\n");
+  for (const auto& k : knobs) {
+    std::printf("  %-18s %s (%s)%s%s\n", std::string(k.knob->name).c_str(), k.value.c_str(), k.source.c_str(),
+                k.error.empty() ? "" : ": INVALID: ", k.error.c_str());
+  }
   std::printf("\nknobs (environment):\n%s", runtime::format_knob_help().c_str());
-  return 0;
+  if (!knobs_valid) std::fprintf(stderr, "grokjit doctor: a knob has an invalid value (above)\n");
+  return rc;
 }
 
 }  // namespace grokjit::cli

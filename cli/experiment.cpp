@@ -20,7 +20,7 @@ void add_experiment_options(CLI::App& cmd, ExperimentArgs& args) {
   cmd.add_option("--out", args.sweep.out, "output directory (default: the sweep's \"out\")");
   cmd.add_option("--jobs,-j", args.sweep.jobs, "runs at once (default 1)")->check(CLI::Range(1, 256));
   cmd.add_flag("--report-only", args.report_only, "only (re)write the report from the results already there");
-  cmd.add_option("--backend", args.sweep.backend, "cpu | cuda | auto | reference; default GROKJIT_BACKEND or auto")
+  cmd.add_option("--backend", args.sweep.backend, "cpu | cuda | auto | reference; default GROKJIT_BACKEND, else cpu")
       ->check(CLI::IsMember({"cpu", "cuda", "auto", "reference"}));
 }
 

@@ -1,4 +1,6 @@
 // Options shared by spec-driven commands, and the --backend choice.
+#include <charconv>
+#include <cstdint>
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -13,8 +15,18 @@ namespace grokjit::cli {
 void add_spec_options(CLI::App& cmd, SpecArgs& args) {
   cmd.add_option("spec", args.spec, "model spec (JSON); see docs/spec.md")->required();
   cmd.add_option("--set", args.sets, "override a spec field: key.path=value (JSON value), repeatable");
-  cmd.add_option("--seed", args.seed, "override train.seed (init, shuffling, dropout)");
-  cmd.add_option("--backend", args.backend, "cpu | cuda | auto | reference (float64 interpreter); default GROKJIT_BACKEND or auto")
+  // CLI11 would wrap "-1" into 2^64 - 1 and clamp overflow: check the text first.
+  cmd.add_option("--seed", args.seed, "override train.seed (init, shuffling, dropout)")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            uint64_t value = 0;
+            const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+            if (ec != std::errc() || end != text.data() + text.size())
+              return "'" + text + "' is not a whole number from 0 to 18446744073709551615";
+            return "";
+          },
+          "UINT64"));
+  cmd.add_option("--backend", args.backend, "cpu | cuda | auto | reference (float64 interpreter); default GROKJIT_BACKEND, else cpu")
       ->check(CLI::IsMember({"cpu", "cuda", "auto", "reference"}));
   cmd.add_option("--fusion", args.fusion, "on | off (one kernel per IR op); default GROKJIT_FUSION or on")
       ->check(CLI::IsMember({"on", "off"}));

@@ -33,7 +33,7 @@ void add_sweep_options(CLI::App& cmd, SweepArgs& args) {
   cmd.add_flag("--dry-run,-n", args.dry_run, "list the points (index, state, id, axis values, the pack each trains in) and stop");
   cmd.add_flag("--merge", args.merge,
                "rewrite <out>/results.jsonl as the union of all results files (one row per point, grid order)");
-  cmd.add_option("--backend", args.backend, "cpu | cuda | auto | reference; default GROKJIT_BACKEND or auto")
+  cmd.add_option("--backend", args.backend, "cpu | cuda | auto | reference; default GROKJIT_BACKEND, else cpu")
       ->check(CLI::IsMember({"cpu", "cuda", "auto", "reference"}));
   cmd.add_option("--fusion", args.fusion, "on | off; default GROKJIT_FUSION or on")->check(CLI::IsMember({"on", "off"}));
 }
@@ -57,7 +57,7 @@ int run_sweep_command(const SweepArgs& args) {
 
   if (args.merge) {
     std::vector<std::string> messages;
-    runtime::merge_results(sweep, out, &messages);
+    runtime::merge_results(sweep, out, &messages, args.dry_run);
     for (const std::string& m : messages) std::printf("%s\n", m.c_str());
     return 0;
   }

@@ -14,8 +14,25 @@ void add_train_options(CLI::App& cmd, TrainArgs& args) {
   add_spec_options(cmd, args.spec);
   cmd.add_option("--out", args.out, "output directory (default runs/<spec name>)");
   cmd.add_flag("--resume", args.resume, "continue the run in --out from its checkpoint");
+  cmd.add_flag("--overwrite", args.overwrite, "replace the run already in --out (else refused)")->excludes("--resume");
   cmd.add_flag("--quiet,-q", args.quiet, "no per-epoch output");
 }
+
+namespace {
+
+// A second `train` into the same --out would replace the first run's
+// metrics, summary and checkpoint without a word.
+void refuse_to_replace_a_run(const std::string& out_dir) {
+  std::string found;
+  for (const char* file : {"summary.json", "metrics.jsonl", "checkpoint.safetensors"})
+    if (std::filesystem::exists(std::filesystem::path(out_dir) / file)) found += std::string(found.empty() ? "" : ", ") + file;
+  if (found.empty()) return;
+  throw Error(out_dir + " already holds a run (" + found + "): --resume continues it, --overwrite replaces it, " +
+                  "or give another --out",
+              ExitCode::Usage);
+}
+
+}  // namespace
 
 int run_train(const TrainArgs& args) {
   runtime::RunConfig config = load_run_config(args.spec);
@@ -25,6 +42,7 @@ int run_train(const TrainArgs& args) {
   options.fusion = effective_fusion(args.spec);
   options.resume = args.resume;
   options.quiet = args.quiet;
+  if (!args.resume && !args.overwrite) refuse_to_replace_a_run(options.out_dir);
   if (args.resume && !std::filesystem::exists(std::filesystem::path(options.out_dir) / "checkpoint.safetensors"))
     throw Error("--resume: no checkpoint in " + options.out_dir + " (expected " + options.out_dir +
                     "/checkpoint.safetensors); run without --resume to start", ExitCode::Usage);

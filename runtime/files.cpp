@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -43,6 +44,9 @@ std::string parent_folder(const std::string& path) {
 std::string read_text_file(const std::string& path, const char* what) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("cannot read " + std::string(what) + " '" + path + "': " + std::strerror(errno), ExitCode::Io);
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))  // opens fine on Linux, then reads nothing
+    throw Error("cannot read " + std::string(what) + " '" + path + "': it is a directory", ExitCode::Io);
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();

@@ -15,6 +15,7 @@
 
 #include "ir/error.h"
 #include "runtime/stats.h"
+#include "runtime/sweep.h"
 
 namespace grokjit::runtime::report {
 
@@ -80,20 +81,6 @@ Run make_run(json row, const std::string& source) {
   }
   r.row = std::move(row);
   return r;
-}
-
-// What must agree between two rows of one id: the run's result, not when or
-// how fast it ran, nor where its files went.
-json comparable(const json& row) {
-  json c = row;
-  for (const char* k : {"finished_at", "grokjit_version", "grokjit_source", "out_dir"}) c.erase(k);
-  if (c["summary"].is_object()) {
-    json& s = c["summary"];
-    for (const char* k : {"wall_seconds", "step_ms_median", "compile_seconds", "device", "grokjit_source"}) s.erase(k);
-    if (s.contains("final") && s["final"].is_object())
-      for (const char* k : {"step_ms", "epoch_s"}) s["final"].erase(k);
-  }
-  return c;
 }
 
 // A string member of a row (or of its summary), or "not recorded".
@@ -1102,6 +1089,31 @@ const json* field(const Run& run, const std::string& path) {
   return node;
 }
 
+// One config is one run whatever a sweep named it (the paper grid's
+// add-adamw seed 0 is the lr-wd grid's shipped cell): a second row of the
+// same config would count one sample twice.
+static void count_each_config_once(Loaded& out) {
+  std::map<std::string, size_t> by_config;  // identity config -> position in kept
+  std::vector<Run> kept;
+  for (Run& run : out.runs) {
+    const std::string key = run.config.is_null() ? "" : identity_config(run.config).dump();
+    auto [it, fresh] = key.empty() ? std::pair{by_config.end(), true} : by_config.emplace(key, kept.size());
+    if (fresh) {
+      kept.push_back(std::move(run));
+      continue;
+    }
+    const Run& first = kept[it->second];
+    ++out.duplicates;
+    std::string warning = run.source + ": run '" + run.id + "' ran the same config as '" + first.id + "' (" +
+                          first.source + "); counted once";
+    if (run.grokked != first.grokked || run.time != first.time)
+      warning += ", although their results differ (epoch " + epochs(first.time) + (first.grokked ? " grokked" : " censored") +
+                 " vs " + epochs(run.time) + (run.grokked ? " grokked" : " censored") + "; another build or device?)";
+    out.warnings.push_back(warning);
+  }
+  out.runs = std::move(kept);
+}
+
 Loaded load_results(const std::vector<std::string>& paths) {
   if (paths.empty()) throw Error("report: give at least one results file", ExitCode::Usage);
   Loaded out;
@@ -1113,6 +1125,8 @@ Loaded load_results(const std::vector<std::string>& paths) {
       bool exists = fs::exists(path, ec);
       throw Error("cannot read results file " + path + (exists ? " (permission?)" : ": no such file"), ExitCode::Io);
     }
+    if (std::error_code ec; fs::is_directory(path, ec))
+      throw Error("cannot read results file " + path + ": it is a directory (give its results.jsonl)", ExitCode::Io);
     out.files.push_back(path);
     std::string line;
     size_t n = 0;
@@ -1139,24 +1153,17 @@ Loaded load_results(const std::vector<std::string>& paths) {
         continue;
       }
       const Run& first = out.runs[it->second];
-      json diff = json::diff(comparable(first.row), comparable(run.row));
-      if (diff.empty()) {
+      const std::string difference = results_row_difference(first.row, run.row);
+      if (difference.empty()) {
         ++out.duplicates;
         continue;
       }
-      const json& op = diff.front();
-      std::string ptr = op.value("path", "");
-      json::json_pointer jp(ptr);
-      auto at = [&](const json& row) {
-        json c = comparable(row);
-        return c.contains(jp) ? c.at(jp).dump() : std::string("(absent)");
-      };
-      throw Error("results disagree for run '" + run.id + "': " + first.source + " and " + run.source +
-                      " differ at " + ptr + " (" + at(first.row) + " vs " + at(run.row) +
-                      "); remove the wrong row (the same id must be the same run)",
+      throw Error("results disagree for run '" + run.id + "': " + first.source + " and " + run.source + " differ at " +
+                      difference + "; remove the wrong row (the same id must be the same run)",
                   ExitCode::Usage);
     }
   }
+  count_each_config_once(out);
   if (out.runs.empty())
     throw Error("no results rows in " + join(paths, ", ") +
                     (out.lines ? " (" + std::to_string(out.lines) + " lines, none a complete row)" : " (empty)"),

@@ -32,7 +32,7 @@ struct Loaded {
   std::vector<std::string> warnings; // skipped lines, duplicates counted once
   std::vector<std::string> files;
   size_t lines = 0;                  // non-empty lines read
-  size_t duplicates = 0;             // rows whose id came before with the same result
+  size_t duplicates = 0;             // rows whose id, or config (another sweep's id), came before
 };
 
 // Reads and merges results files. A line that is not a complete row (bad

@@ -882,6 +882,18 @@ nlohmann::json parse_json_text(std::string_view text, std::string_view source, E
     throw Error(std::string(source) + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) +
                     ": invalid JSON: " + parse_error_reason(e.what()),
                 code);
+  } catch (const json::out_of_range& e) {
+    // "number overflow parsing '1e400'": nlohmann gives no offset; find the number.
+    const std::string what = e.what();
+    const size_t open = what.find('\''), close = open == std::string::npos ? open : what.find('\'', open + 1);
+    const std::string number = close == std::string::npos ? std::string() : what.substr(open + 1, close - open - 1);
+    const size_t offset = number.empty() ? std::string_view::npos : text.find(number);
+    std::string where(source);
+    if (offset != std::string_view::npos) {
+      const Position at = position_of(text, offset);
+      where += ":" + std::to_string(at.line) + ":" + std::to_string(at.column);
+    }
+    throw Error(where + ": invalid JSON: " + (number.empty() ? what : "the number " + number + " is out of range"), code);
   }
 }
 

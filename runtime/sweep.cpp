@@ -450,6 +450,34 @@ std::string results_file(const std::string& out_dir, int shard, int shards, bool
       .string();
 }
 
+namespace {
+
+// What must agree between two rows of one id: the run's result, not when or
+// how fast it ran, nor where its files went.
+json comparable_row(const json& row) {
+  json c = row;
+  for (const char* k : {"finished_at", "grokjit_version", "grokjit_source", "out_dir"}) c.erase(k);
+  if (c["summary"].is_object()) {
+    json& s = c["summary"];
+    for (const char* k : {"wall_seconds", "step_ms_median", "compile_seconds", "device", "grokjit_source"}) s.erase(k);
+    if (s.contains("final") && s["final"].is_object())
+      for (const char* k : {"step_ms", "epoch_s"}) s["final"].erase(k);
+  }
+  return c;
+}
+
+}  // namespace
+
+std::string results_row_difference(const json& a, const json& b) {
+  const json ca = comparable_row(a), cb = comparable_row(b);
+  const json diff = json::diff(ca, cb);
+  if (diff.empty()) return "";
+  const std::string ptr = diff.front().value("path", "");
+  const json::json_pointer at(ptr);
+  auto value = [&](const json& c) { return c.contains(at) ? c.at(at).dump() : std::string("(absent)"); };
+  return ptr + " (" + value(ca) + " vs " + value(cb) + ")";
+}
+
 ResultsScan scan_results(const std::string& out_dir) {
   ResultsScan scan;
   std::error_code ec;
@@ -476,7 +504,14 @@ ResultsScan scan_results(const std::string& out_dir) {
                                 "is redone unless another row has it");
         continue;
       }
-      scan.rows.emplace(row["id"].get<std::string>(), ResultRow{row, file, number});
+      const std::string id = row["id"].get<std::string>();
+      auto [it, first] = scan.rows.emplace(id, ResultRow{row, file, number});
+      if (first) continue;
+      if (const std::string why = results_row_difference(it->second.row, row); !why.empty())
+        throw Error("results disagree for run '" + id + "': " + it->second.file + ":" + std::to_string(it->second.line) +
+                        " and " + file + ":" + std::to_string(number) + " differ at " + why +
+                        "; remove the wrong row (the same id must be the same run)",
+                    ExitCode::Usage);
     }
   }
   return scan;
@@ -557,7 +592,14 @@ std::optional<std::pair<int, int>> shard_from_slurm(std::string* note) {
   const char* id = std::getenv("SLURM_ARRAY_TASK_ID");
   const char* count = std::getenv("SLURM_ARRAY_TASK_COUNT");
   const char* min = std::getenv("SLURM_ARRAY_TASK_MIN");
+  const char* step = std::getenv("SLURM_ARRAY_TASK_STEP");
   if (id == nullptr || count == nullptr || *id == '\0' || *count == '\0') return std::nullopt;
+  // --array=0-8:2 numbers its tasks 0, 2, 4...: ID - MIN would skip shards.
+  if (step != nullptr && *step != '\0' && std::string(step) != "1")
+    throw Error(std::string("cannot take the shard from a stepped SLURM job array (SLURM_ARRAY_TASK_STEP=") + step +
+                    "): use a contiguous array such as --array=0-" + std::to_string(std::max(1L, std::atol(count)) - 1) +
+                    ", or give --shard i/N",
+                ExitCode::Usage);
   auto number = [](const char* text, long& out) {
     const std::string s(text);
     if (s.empty() || s.size() > 9 || !std::all_of(s.begin(), s.end(), ::isdigit)) return false;
@@ -650,8 +692,11 @@ std::string describe_points(const Sweep& sweep, const std::vector<const SweepPoi
   return out.str();
 }
 
-size_t merge_results(const Sweep& sweep, const std::string& out_dir, std::vector<std::string>* messages) {
+size_t merge_results(const Sweep& sweep, const std::string& out_dir, std::vector<std::string>* messages, bool dry_run) {
   ResultsScan scan = scan_results(out_dir);
+  if (scan.files.empty())
+    throw Error("--merge: no results files in " + out_dir + " (results.jsonl or results.shard-*.jsonl); is --out right?",
+                ExitCode::Usage);
   for (const std::string& w : scan.warnings) messages->push_back("warning: " + w);
   const size_t foreign = check_results_match(sweep, scan);
   std::string text;
@@ -670,9 +715,8 @@ size_t merge_results(const Sweep& sweep, const std::string& out_dir, std::vector
   for (const auto& [id, r] : scan.rows) {
     if (!ours.count(id)) text += r.row.dump() + "\n";
   }
-  fs::create_directories(out_dir);
-  write_file_atomically((fs::path(out_dir) / "results.jsonl").string(), text);
-  messages->push_back("merged " + std::to_string(scan.files.size()) + " file(s) into " +
+  if (!dry_run) write_file_atomically((fs::path(out_dir) / "results.jsonl").string(), text);
+  messages->push_back(std::string(dry_run ? "would merge " : "merged ") + std::to_string(scan.files.size()) + " file(s) into " +
                       (fs::path(out_dir) / "results.jsonl").string() + ": " +
                       std::to_string(sweep.points.size() - missing) + " of " + std::to_string(sweep.points.size()) +
                       " points" + (foreign ? ", plus " + std::to_string(foreign) + " rows of other sweeps" : "") +

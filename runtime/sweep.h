@@ -66,10 +66,16 @@ struct ResultRow {
   size_t line = 0;
 };
 
+// "" when two results rows of one id record the same run (they may differ in
+// when, where and how fast it ran), else where they first differ:
+// "/summary/final/val_loss (0.12 vs 0.13)".
+std::string results_row_difference(const nlohmann::json& a, const nlohmann::json& b);
+
 // Every well-formed row of <out>/results.jsonl and <out>/results.shard-*.jsonl,
-// first occurrence of each id. A line that is not a JSON object with an "id"
-// (a half-written line from a kill) adds a warning naming file and line and is
-// otherwise ignored.
+// first occurrence of each id; a later row of an id that records another
+// result is an Error (Usage) naming both files and lines. A line that is not
+// a JSON object with an "id" (a half-written line from a kill) adds a warning
+// naming file and line and is otherwise ignored.
 struct ResultsScan {
   std::map<std::string, ResultRow> rows;  // by id
   std::vector<std::string> warnings;
@@ -148,8 +154,10 @@ std::string describe_points(const Sweep& sweep, const std::vector<const SweepPoi
                             const std::string& out_dir, int pack = 1);
 
 // Rewrites <out>/results.jsonl as the union of all results files, one row per
-// id of `sweep`, in grid order (atomically: temp file + rename). Returns the
-// number of points still missing.
-size_t merge_results(const Sweep& sweep, const std::string& out_dir, std::vector<std::string>* messages);
+// id of `sweep`, in grid order (atomically: temp file + rename); with dry_run
+// only says what it would write. Returns the number of points still missing.
+// No results file in out_dir, or two rows of one id that disagree: Error (Usage).
+size_t merge_results(const Sweep& sweep, const std::string& out_dir, std::vector<std::string>* messages,
+                     bool dry_run = false);
 
 }  // namespace grokjit::runtime

@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
-exec build/release/grokjit train specs/add-adamw.json --out runs/add-adamw "$@"
+# --overwrite: running the main job again replaces its previous run.
+exec build/release/grokjit train specs/add-adamw.json --out runs/add-adamw --overwrite "$@"

@@ -431,6 +431,57 @@ TEST_F(CliTest, CommandLineMapsErrorsToExitCodes) {
     EXPECT_EQ(rc, 2) << err;
     EXPECT_NE(err.find("--backend cuda: no usable GPU: "), std::string::npos) << err;
   }
+  // CLI11 alone would wrap -1 into 2^64 - 1 and clamp 2^64: both are errors.
+  for (const char* seed : {"-1", "18446744073709551616", "7x"}) {
+    std::tie(rc, err) = main_with({"graph", spec_, "--seed", seed});
+    EXPECT_EQ(rc, 2) << seed << ": " << err;
+    EXPECT_NE(err.find("is not a whole number from 0 to 18446744073709551615"), std::string::npos) << err;
+  }
+  // A directory that cannot be made is the user's to fix (exit 3), not an internal error.
+  const std::string a_file = (dir_ / "tiny.json").string();
+  std::tie(rc, err) = main_with({"train", spec_, "-q", "--out", a_file + "/run"});
+  EXPECT_EQ(rc, 3) << err;
+  EXPECT_EQ(err.find("internal error"), std::string::npos) << err;
+  // A directory given as the spec, a number beyond double range in it.
+  std::tie(rc, err) = main_with({"graph", dir_.string()});
+  EXPECT_EQ(rc, 3) << err;
+  EXPECT_NE(err.find("it is a directory"), std::string::npos) << err;
+  const std::string huge = (dir_ / "huge.json").string();
+  std::ofstream(huge) << "{\n  \"task\": {\"p\": 1e400}\n}\n";
+  std::tie(rc, err) = main_with({"graph", huge});
+  EXPECT_EQ(rc, 2) << err;
+  EXPECT_NE(err.find(huge + ":2:17: invalid JSON: the number 1e400 is out of range"), std::string::npos) << err;
+}
+
+TEST_F(CliTest, TrainNeverReplacesARunWithoutOverwrite) {
+  auto train = [](std::vector<std::string> extra) {
+    std::vector<std::string> args{"grokjit", "train", spec_, "-q", "--set", "train.max_epochs=1", "--out",
+                                  (dir_ / "replace").string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;
+    for (auto& s : args) argv.push_back(s.data());
+    testing::internal::CaptureStdout();
+    testing::internal::CaptureStderr();
+    int rc = run_main(static_cast<int>(argv.size()), argv.data());
+    testing::internal::GetCapturedStdout();
+    return std::make_pair(rc, testing::internal::GetCapturedStderr());
+  };
+  fs::remove_all(dir_ / "replace");
+  auto [rc, err] = train({});
+  ASSERT_EQ(rc, 0) << err;
+  const std::string metrics = (dir_ / "replace" / "metrics.jsonl").string();
+  const auto first = fs::last_write_time(metrics);
+  std::tie(rc, err) = train({});
+  EXPECT_EQ(rc, 2) << err;
+  EXPECT_NE(err.find("already holds a run (summary.json, metrics.jsonl, checkpoint.safetensors): --resume continues it, "
+                     "--overwrite replaces it"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(fs::last_write_time(metrics), first);
+  std::tie(rc, err) = train({"--overwrite"});
+  EXPECT_EQ(rc, 0) << err;
+  std::tie(rc, err) = train({"--overwrite", "--resume"});
+  EXPECT_EQ(rc, 2) << err;
 }
 
 // ---------------------------------------------------------------- bench

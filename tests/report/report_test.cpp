@@ -29,13 +29,20 @@ constexpr int kCap = 200;
 
 // One results row as `grokjit sweep` writes it (docs/sweeps.md); `grok` < 0:
 // censored at the cap.
+// Each id its own seed: rows of one config are one run (counted once).
+int seed_of(const std::string& id) {
+  uint32_t h = 2166136261u;  // FNV-1a
+  for (char c : id) h = (h ^ static_cast<uint8_t>(c)) * 16777619u;
+  return static_cast<int>(h % 1000003u);
+}
+
 json row(const std::string& id, const std::string& task, const std::string& output, const std::string& opt,
          int grok, json point = json::object()) {
   json config{{"name", id},
               {"task", {{"kind", task}, {"p", 97}}},
               {"model", {{"output", output}}},
               {"optimizer", {{"kind", opt}}},
-              {"train", {{"max_epochs", kCap}, {"seed", 0}}}};
+              {"train", {{"max_epochs", kCap}, {"seed", seed_of(id)}}}};
   json summary{{"name", id},
                {"grokking_epoch", grok >= 0 ? json(grok) : json(nullptr)},
                {"memorization_epoch", 10},
@@ -346,9 +353,23 @@ TEST_F(ReportTest, PairedComparisonRunByRunWithTheSignTest) {
 
 // A grid over optimizer settings has no one-to-one pairs: said, not guessed.
 TEST_F(ReportTest, PairedComparisonNeedsOneRunOfEachOptimizer) {
-  rep::Written w = report({write("results.jsonl", fixture_rows())});
+  std::vector<json> rows;
+  for (const char* lr : {"1e-3", "3e-3"}) {  // two AdamW settings against one Muon run, one seed
+    json r = row(std::string("adamw-lr") + lr, "add", "softmax", "adamw", 100);
+    r["summary"]["config"]["train"]["seed"] = 0;
+    r["summary"]["config"]["optimizer"]["adam"] = {{"lr", std::stod(lr)}};
+    rows.push_back(r);
+  }
+  json m = row("muon", "add", "softmax", "muon", 90);
+  m["summary"]["config"]["train"]["seed"] = 0;
+  rows.push_back(m);
+  rep::Written w = report({write("results.jsonl", rows)});
   EXPECT_FALSE(w.json["paired"]["available"].get<bool>());
   EXPECT_NE(w.markdown.find("no one-to-one pairs"), std::string::npos) << w.markdown;
+  // Every seed different: nothing to pair, said so.
+  w = report({write("results.jsonl", fixture_rows())});
+  EXPECT_FALSE(w.json["paired"]["available"].get<bool>());
+  EXPECT_NE(w.markdown.find("no AdamW run has a Muon run with the same config otherwise"), std::string::npos);
 }
 
 TEST_F(ReportTest, ShardsMergeToTheSameReport) {
@@ -372,6 +393,32 @@ TEST_F(ReportTest, ShardsMergeToTheSameReport) {
   // The Markdown tables match too (only the inputs line differs).
   auto tail = [](const std::string& md) { return md.substr(md.find("## How censored")); };
   EXPECT_EQ(tail(merged.markdown), tail(single.markdown));
+}
+
+// Two sweeps that share a point (the paper grid's add-adamw seed 0 is the lr-wd
+// grid's shipped cell) name it differently: one config, one run, counted once.
+TEST_F(ReportTest, OneConfigUnderTwoSweepsIdsIsCountedOnce) {
+  std::vector<json> rows = fixture_rows();
+  json other = rows[0];
+  other["id"] = "add-adamw.lr0.001.seed0-xyz";
+  other["summary"]["name"] = other["summary"]["config"]["name"] = other["id"];
+  other["sweep"] = "lr-wd";
+  rep::Written once = report({write("a.jsonl", fixture_rows()), write("b.jsonl", {other})}, (dir_ / "once").string());
+  rep::Written plain = report({write("results.jsonl", fixture_rows())}, (dir_ / "plain").string());
+  EXPECT_EQ(once.json["inputs"]["runs"], fixture_rows().size());
+  EXPECT_EQ(once.json["inputs"]["duplicates"], 1);
+  for (const char* key : {"groups", "comparisons", "pooled", "censoring"}) EXPECT_EQ(once.json[key], plain.json[key]) << key;
+  std::string warnings;
+  for (const auto& w : once.warnings) warnings += w + "\n";
+  EXPECT_NE(warnings.find("run 'add-adamw.lr0.001.seed0-xyz' ran the same config as 'r0'"), std::string::npos) << warnings;
+  EXPECT_EQ(warnings.find("results differ"), std::string::npos) << warnings;
+  // Another result for the same config (another build?): still once, and said.
+  other["summary"]["grokking_epoch"] = 77;
+  rep::Written differ = report({write("a.jsonl", fixture_rows()), write("c.jsonl", {other})}, (dir_ / "differ").string());
+  warnings.clear();
+  for (const auto& w : differ.warnings) warnings += w + "\n";
+  EXPECT_NE(warnings.find("although their results differ (epoch 150 grokked vs 77 grokked"), std::string::npos) << warnings;
+  EXPECT_EQ(differ.json["inputs"]["runs"], fixture_rows().size());
 }
 
 // Shards merged from several machines and builds: the report says where the runs ran (thread counts aside: they do

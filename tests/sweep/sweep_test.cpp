@@ -5,15 +5,18 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "ir/error.h"
 #include "runtime/cpu_device.h"
+#include "runtime/files.h"
 #include "runtime/knobs.h"
 #include "runtime/spec.h"
 #include "runtime/sweep.h"
@@ -243,6 +246,7 @@ TEST_F(SweepTest, ShardsParseAndSplitRoundRobin) {
 }
 
 TEST_F(SweepTest, SlurmArrayVariablesGiveTheShard) {
+  ::unsetenv("SLURM_ARRAY_TASK_STEP");
   ::unsetenv("SLURM_ARRAY_TASK_ID");
   ::unsetenv("SLURM_ARRAY_TASK_COUNT");
   ::unsetenv("SLURM_ARRAY_TASK_MIN");
@@ -258,9 +262,15 @@ TEST_F(SweepTest, SlurmArrayVariablesGiveTheShard) {
   expect_error([&] { shard_from_slurm(&note); }, ExitCode::Usage, {"SLURM_ARRAY_TASK_ID=5", "SLURM_ARRAY_TASK_COUNT=4"});
   ::setenv("SLURM_ARRAY_TASK_ID", "x", 1);
   expect_error([&] { shard_from_slurm(&note); }, ExitCode::Usage, {"SLURM_ARRAY_TASK_ID=x"});
+  ::setenv("SLURM_ARRAY_TASK_ID", "3", 1);
+  ::setenv("SLURM_ARRAY_TASK_STEP", "1", 1);  // SLURM sets it for every array
+  EXPECT_EQ(shard_from_slurm(&note), std::make_optional(std::make_pair(2, 4)));
+  ::setenv("SLURM_ARRAY_TASK_STEP", "2", 1);  // --array=1-7:2 would skip shards
+  expect_error([&] { shard_from_slurm(&note); }, ExitCode::Usage, {"stepped SLURM job array", "STEP=2", "--shard"});
   ::unsetenv("SLURM_ARRAY_TASK_ID");
   ::unsetenv("SLURM_ARRAY_TASK_COUNT");
   ::unsetenv("SLURM_ARRAY_TASK_MIN");
+  ::unsetenv("SLURM_ARRAY_TASK_STEP");
 }
 
 // Points run seeds last (points 0 and 2 have seed 1, points 1 and 3 seed 2).
@@ -396,6 +406,42 @@ TEST_F(SweepTest, ShardsMergeToTheUnshardedRows) {
   std::vector<std::string> messages;
   EXPECT_EQ(merge_results(s, sharded, &messages), 0u);
   EXPECT_EQ(line_count(sharded + "/results.jsonl"), 4u);
+}
+
+// Two files that record different results for one id: merging refuses (as
+// `report` does) and leaves results.jsonl as it was; --dry-run never writes.
+TEST_F(SweepTest, MergeRefusesRowsThatDisagreeAndDryRunWritesNothing) {
+  const Sweep s = parse_sweep(tiny_sweep(), "tiny.json", "");
+  const std::string out = dir("merge_conflict");
+  run_sweep(s, options(out));
+  const std::string file = out + "/results.jsonl";
+  const std::string before = read_text_file(file, "results");
+  std::vector<std::string> messages;
+  // A shard file with the same rows merges; dry run writes nothing.
+  std::ofstream(out + "/results.shard-0-of-2.jsonl") << before;
+  fs::remove(file);
+  EXPECT_EQ(merge_results(s, out, &messages, /*dry_run=*/true), 0u);
+  EXPECT_FALSE(fs::exists(file));
+  EXPECT_EQ(merge_results(s, out, &messages), 0u);
+  const std::string merged = read_text_file(file, "results");  // grid order: the run appended seeds last
+  auto sorted_lines = [](const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    std::sort(lines.begin(), lines.end());
+    return lines;
+  };
+  EXPECT_EQ(sorted_lines(merged), sorted_lines(before));
+  // One row changed in the shard file: an error naming the run and the field.
+  json row = json::parse(before.substr(0, before.find('\n')));
+  row["summary"]["final"]["val_loss"] = 12.5;
+  std::ofstream(out + "/results.shard-0-of-2.jsonl") << row.dump() << "\n";
+  expect_error([&] { merge_results(s, out, &messages); }, ExitCode::Usage,
+               {"results disagree for run '" + row["id"].get<std::string>() + "'", "/summary/final/val_loss", "12.5"});
+  EXPECT_EQ(read_text_file(file, "results"), merged);
+  // Nothing to merge in a mistyped --out: an error, no directory made.
+  expect_error([&] { merge_results(s, out + "-typo", &messages); }, ExitCode::Usage, {"no results files in"});
+  EXPECT_FALSE(fs::exists(out + "-typo"));
 }
 
 // Every row names the commit grokjit was built from, in the row and in the run's summary, so results merged from
