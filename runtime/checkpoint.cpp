@@ -64,7 +64,8 @@ void save_checkpoint_file(const std::string& path, const CheckpointState& state,
   save_safetensors(path, tensors, metadata);
 }
 
-CheckpointState load_checkpoint_file(const std::string& path, const StepGraphs& graphs, PersistentBuffers& buffers) {
+CheckpointState load_checkpoint_file(const std::string& path, const StepGraphs& graphs, PersistentBuffers& buffers,
+                                     const std::function<void(const std::string& config_json)>& check_config) {
   SafetensorsContents file = load_safetensors(path);
   auto fail = [&](const std::string& what) { throw Error("checkpoint " + path + ": " + what, ExitCode::Io); };
   auto meta = [&](const std::string& key) -> const std::string& {
@@ -74,6 +75,7 @@ CheckpointState load_checkpoint_file(const std::string& path, const StepGraphs& 
   };
   if (meta("format") != "grokjit-checkpoint-1")
     fail("format '" + meta("format") + "' is not grokjit-checkpoint-1");
+  if (check_config) check_config(meta("grokjit.config"));
 
   for (const Expected& e : expected_tensors(graphs)) {
     const NamedTensor* t = nullptr;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -32,6 +33,9 @@ void save_checkpoint_file(const std::string& path, const CheckpointState& state,
 // Fills `buffers` (which must already hold every param and state tensor) and
 // returns the loop position. Throws Error(ExitCode::Io) naming the file and
 // tensor on a missing, truncated, corrupt or mismatching checkpoint.
-CheckpointState load_checkpoint_file(const std::string& path, const StepGraphs& graphs, PersistentBuffers& buffers);
+// `check_config` sees the config the checkpoint was written for before any
+// tensor is checked (a run of another config is that, not a corrupt file).
+CheckpointState load_checkpoint_file(const std::string& path, const StepGraphs& graphs, PersistentBuffers& buffers,
+                                     const std::function<void(const std::string& config_json)>& check_config = {});
 
 }  // namespace grokjit::runtime

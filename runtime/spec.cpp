@@ -897,6 +897,14 @@ nlohmann::json parse_json_text(std::string_view text, std::string_view source, E
   }
 }
 
+std::string first_difference(const json& a, const json& b) {
+  const json patch = json::diff(a, b);
+  if (patch.empty()) return "";
+  const json::json_pointer at(patch[0].value("path", ""));
+  auto value = [&](const json& j) { return j.contains(at) ? j.at(at).dump() : std::string("(absent)"); };
+  return at.to_string() + ": " + value(a) + " vs " + value(b);
+}
+
 RunConfig parse_spec(const nlohmann::json& spec, std::string_view source) {
   RunConfig config;
   if (!spec.is_object()) fail(source, {}, "a spec is a JSON object, got " + describe_json(spec));

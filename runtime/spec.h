@@ -43,6 +43,10 @@ RunConfig parse_spec_text(std::string_view text, std::string_view source,
 // error with a suggestion.
 void apply_override(nlohmann::json& spec, std::string_view assignment);
 
+// The first field where two JSON values differ, as a JSON pointer and both
+// values ("/train/seed: 3 vs 4"); "" when they are equal.
+std::string first_difference(const nlohmann::json& a, const nlohmann::json& b);
+
 // Every field of `config`, for summary.json; parse_spec(spec_to_json(c)) == c.
 nlohmann::json spec_to_json(const RunConfig& config);
 

@@ -355,16 +355,6 @@ class SweepParser {
 // ---------------------------------------------------------------- results files
 
 
-// The first field where two configs differ, as a JSON pointer ("/train/seed: 3 vs 4").
-std::string first_difference(const json& a, const json& b) {
-  json patch = json::diff(a, b);
-  if (patch.empty()) return "";
-  const json& op = patch[0];
-  const std::string path = op.value("path", "");
-  json left = a.contains(json::json_pointer(path)) ? a.at(json::json_pointer(path)) : json("(absent)");
-  json right = b.contains(json::json_pointer(path)) ? b.at(json::json_pointer(path)) : json("(absent)");
-  return path + ": " + left.dump() + " vs " + right.dump();
-}
 
 // ---------------------------------------------------------------- signals
 
@@ -469,13 +459,7 @@ json comparable_row(const json& row) {
 }  // namespace
 
 std::string results_row_difference(const json& a, const json& b) {
-  const json ca = comparable_row(a), cb = comparable_row(b);
-  const json diff = json::diff(ca, cb);
-  if (diff.empty()) return "";
-  const std::string ptr = diff.front().value("path", "");
-  const json::json_pointer at(ptr);
-  auto value = [&](const json& c) { return c.contains(at) ? c.at(at).dump() : std::string("(absent)"); };
-  return ptr + " (" + value(ca) + " vs " + value(cb) + ")";
+  return first_difference(comparable_row(a), comparable_row(b));
 }
 
 ResultsScan scan_results(const std::string& out_dir) {

@@ -68,7 +68,7 @@ struct ResultRow {
 
 // "" when two results rows of one id record the same run (they may differ in
 // when, where and how fast it ran), else where they first differ:
-// "/summary/final/val_loss (0.12 vs 0.13)".
+// "/summary/final/val_loss: 0.12 vs 0.13".
 std::string results_row_difference(const nlohmann::json& a, const nlohmann::json& b);
 
 // Every well-formed row of <out>/results.jsonl and <out>/results.shard-*.jsonl,

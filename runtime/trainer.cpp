@@ -552,11 +552,15 @@ void Run::save_checkpoint() {
 void Run::load_checkpoint() {
   Slot& s = slots_[0];
   std::string path = (s.dir() / "checkpoint.safetensors").string();
-  CheckpointState st = load_checkpoint_file(path, graphs_, persistent_);
-  if (resumable_config(json::parse(st.config_json, nullptr, false)) != resumable_config(spec_to_json(config())))
-    throw Error("cannot resume from " + path + ": it was written for a different config (compare its metadata "
-                "'grokjit.config' with the spec; only name, train.max_epochs, train.stop_after_grok and "
-                "train.checkpoint_every may change); start a fresh run in another --out directory", ExitCode::Usage);
+  auto same_config = [&](const std::string& config_json) {
+    const json written = resumable_config(json::parse(config_json, nullptr, false));
+    if (const std::string why = first_difference(written, resumable_config(spec_to_json(config()))); !why.empty())
+      throw Error("cannot resume from " + path + ": it was written for a different config (" + why +
+                      ", checkpoint vs spec; only name, train.max_epochs, train.stop_after_grok and "
+                      "train.checkpoint_every may change); start a fresh run in another --out directory",
+                  ExitCode::Usage);
+  };
+  CheckpointState st = load_checkpoint_file(path, graphs_, persistent_, same_config);
   epoch_ = st.epoch;
   next_batch_ = st.next_batch;
   step_ = st.step;

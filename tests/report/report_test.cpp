@@ -472,7 +472,7 @@ TEST_F(ReportTest, ConflictingDuplicatesAreAnErrorNamingBothLines) {
     EXPECT_NE(m.find("run 'r1'"), std::string::npos) << m;
     EXPECT_NE(m.find(a + ":2"), std::string::npos) << m;
     EXPECT_NE(m.find(b + ":2"), std::string::npos) << m;
-    EXPECT_NE(m.find("/summary/grokking_epoch (120 vs 121)"), std::string::npos) << m;
+    EXPECT_NE(m.find("/summary/grokking_epoch: 120 vs 121"), std::string::npos) << m;
   }
 }
 
