@@ -950,7 +950,21 @@ RunConfig load_spec(const std::string& path, const std::vector<std::string>& ove
   if (!spec.is_object()) fail(path, {}, "a spec is a JSON object, got " + describe_json(spec));
   if (!spec.contains("name") && is_run_name(file_stem(path))) spec["name"] = file_stem(path);
   for (const std::string& assignment : overrides) apply_override(spec, assignment);
-  return parse_spec(spec, path);
+  try {
+    return parse_spec(spec, path);
+  } catch (const Error& e) {
+    // A bad value that came from --set is the flag's, not the file's: "--set optimizer.adam.lr=abc: ...".
+    const std::string what = e.what(), in_file = path + ": ";
+    if (what.rfind(in_file, 0) != 0) throw;
+    const std::string rest = what.substr(in_file.size());
+    for (auto it = overrides.rbegin(); it != overrides.rend(); ++it) {
+      std::string pointer = "/" + it->substr(0, it->find('='));
+      std::replace(pointer.begin(), pointer.end(), '.', '/');
+      if (rest.rfind(pointer + ":", 0) == 0 || rest.rfind(pointer + "/", 0) == 0)
+        throw Error("--set " + *it + ": " + rest, e.code());
+    }
+    throw;
+  }
 }
 
 nlohmann::json spec_to_json(const RunConfig& config) {

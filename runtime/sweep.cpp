@@ -642,6 +642,7 @@ std::vector<std::vector<const SweepPoint*>> plan_work_items(const std::vector<co
 std::string describe_points(const Sweep& sweep, const std::vector<const SweepPoint*>& points,
                             const std::string& out_dir, int pack) {
   const ResultsScan scan = scan_results(out_dir);
+  check_results_match(sweep, scan);  // a row of another config is the error the run would give, not "done"
   std::vector<const SweepPoint*> todo;
   for (const SweepPoint* p : points)
     if (!scan.rows.count(p->id)) todo.push_back(p);

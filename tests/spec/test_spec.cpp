@@ -346,6 +346,18 @@ TEST(Spec, LoadSpecNamesTheRunAfterTheFile) {
   } catch (const Error& e) {
     EXPECT_CONTAINS(e.what(), path.string() + ": /train/batch_size: -1 is out of range; allowed: 0 .. 16777216");
   }
+  // The same bad value from --set is the flag's: the file does not hold it.
+  std::ofstream(path) << R"({"task": {"kind": "gcd"}})";
+  for (const char* set : {"train.batch_size=-1", "optimizer.adam.lr=\"abc\""}) {
+    try {
+      load_spec(path.string(), {"train.seed=3", set});
+      FAIL() << "no error for " << set;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ExitCode::Usage);
+      EXPECT_CONTAINS(e.what(), std::string("--set ") + set + ": /");
+      EXPECT_EQ(std::string(e.what()).find(path.string()), std::string::npos) << e.what();
+    }
+  }
   std::filesystem::remove_all(dir);
   try {
     load_spec(path.string());

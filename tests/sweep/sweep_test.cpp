@@ -386,6 +386,9 @@ TEST_F(SweepTest, ARowOfAnotherConfigIsAnErrorNamingBoth) {
   std::ofstream(out + "/results.jsonl") << json{{"id", s.points[2].id}, {"summary", {{"config", config}}}}.dump() << "\n";
   expect_error([&] { run_sweep(s, options(out)); }, ExitCode::Usage,
                {out + "/results.jsonl:1", s.points[2].id, "point 2 of tiny.json", "/train/seed: 99 vs 1"});
+  // --dry-run says so too, instead of listing the point as done.
+  expect_error([&] { describe_points(s, shard_points(s, 0, 1), out); }, ExitCode::Usage,
+               {out + "/results.jsonl:1", "/train/seed: 99 vs 1"});
 }
 
 // Shards 0/2 and 1/2 (each with its own results file) merge to the rows of one unsharded run.
