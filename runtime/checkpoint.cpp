@@ -2,7 +2,11 @@
 // loop position as string metadata ("grokjit.*" keys).
 #include "runtime/checkpoint.h"
 
+#include <llvm/Support/xxhash.h>
+
+#include <cstdio>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "ir/error.h"
 #include "runtime/safetensors.h"
@@ -37,6 +41,19 @@ std::string shape_text(const std::vector<int64_t>& s) { return ir::shape_str(s);
 
 }  // namespace
 
+// xxh3 of every tensor's name and bytes, in the program's order: a changed
+// byte (a disk error, an edit) is caught on load, not trained on.
+static std::string tensor_checksum(const std::vector<const NamedTensor*>& tensors) {
+  std::string names_and_hashes;
+  for (const NamedTensor* t : tensors) {
+    const uint64_t h = llvm::xxh3_64bits(llvm::ArrayRef<uint8_t>(t->bytes.data(), t->bytes.size()));
+    names_and_hashes += t->name + '\0' + std::to_string(h) + '\n';
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(llvm::xxh3_64bits(names_and_hashes)));
+  return std::string("xxh3:") + hex;
+}
+
 void save_checkpoint_file(const std::string& path, const CheckpointState& state, const StepGraphs& graphs,
                           const PersistentBuffers& buffers) {
   std::vector<NamedTensor> tensors;
@@ -61,6 +78,9 @@ void save_checkpoint_file(const std::string& path, const CheckpointState& state,
   std::map<std::string, std::string> metadata{{"format", "grokjit-checkpoint-1"},
                                               {"grokjit.position", pos.dump()},
                                               {"grokjit.config", state.config_json}};
+  std::vector<const NamedTensor*> in_order;
+  for (const NamedTensor& t : tensors) in_order.push_back(&t);
+  metadata["grokjit.checksum"] = tensor_checksum(in_order);
   save_safetensors(path, tensors, metadata);
 }
 
@@ -77,6 +97,7 @@ CheckpointState load_checkpoint_file(const std::string& path, const StepGraphs& 
     fail("format '" + meta("format") + "' is not grokjit-checkpoint-1");
   if (check_config) check_config(meta("grokjit.config"));
 
+  std::vector<const NamedTensor*> in_order;
   for (const Expected& e : expected_tensors(graphs)) {
     const NamedTensor* t = nullptr;
     for (const NamedTensor& cand : file.tensors)
@@ -85,8 +106,14 @@ CheckpointState load_checkpoint_file(const std::string& path, const StepGraphs& 
     if (t->dtype != safetensors_dtype(e.dtype) || t->shape != e.shape)
       fail("tensor '" + e.name + "' is " + t->dtype + shape_text(t->shape) + ", the model needs " +
            safetensors_dtype(e.dtype) + shape_text(e.shape));
-    buffers.at(e.name)->write(t->bytes.data(), t->bytes.size());
+    in_order.push_back(t);
   }
+  // Checkpoints written before the checksum existed have none: loaded as they are.
+  if (auto it = file.metadata.find("grokjit.checksum"); it != file.metadata.end() && it->second != tensor_checksum(in_order))
+    fail("its tensors do not match the checksum written with them (" + it->second +
+         "): the file was changed or damaged after it was written");
+  for (size_t i = 0; i < in_order.size(); ++i)
+    buffers.at(in_order[i]->name)->write(in_order[i]->bytes.data(), in_order[i]->bytes.size());
 
   CheckpointState st;
   nlohmann::json pos = nlohmann::json::parse(meta("grokjit.position"), nullptr, false);

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "ir/error.h"
+#include "runtime/safetensors.h"
 #include "runtime/spec.h"
 #include "runtime/trainer.h"
 #include "trainer_test_util.h"
@@ -198,6 +199,48 @@ TEST(Trainer, ResumeFromCorruptCheckpointNamesTheFile) {
   TrainOptions o = quiet_options(dir);
   o.resume = true;
   expect_error([&] { train(config, *device, o); }, ExitCode::Io, "checkpoint.safetensors");
+  fs::remove_all(dir);
+}
+
+// A checkpoint changed after it was written: a flipped tensor byte fails its
+// checksum, an edited position is not one the run reaches; one written
+// before checksums existed still resumes.
+TEST(Trainer, ResumeChecksTheCheckpointsBytesAndPosition) {
+  fs::path dir = fresh_dir("tampered");
+  auto device = make_reference_device();
+  RunConfig config = tiny_config();
+  config.train.max_epochs = 1;
+  train(config, *device, quiet_options(dir));
+  const std::string file = (dir / "checkpoint.safetensors").string();
+  const SafetensorsContents written = load_safetensors(file);
+  ASSERT_TRUE(written.metadata.count("grokjit.checksum"));
+  TrainOptions o = quiet_options(dir);
+  o.resume = true;
+  RunConfig more = config;
+  more.train.max_epochs = 2;
+  {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-50, std::ios::end);
+    char byte = 0;
+    f.read(&byte, 1);
+    f.seekp(-50, std::ios::end);
+    byte = static_cast<char>(byte ^ 0x40);
+    f.write(&byte, 1);
+  }
+  expect_error([&] { train(more, *device, o); }, ExitCode::Io, "do not match the checksum written with them");
+  auto rewrite = [&](const std::function<void(std::map<std::string, std::string>&)>& edit) {
+    std::map<std::string, std::string> metadata = written.metadata;
+    edit(metadata);
+    save_safetensors(file, written.tensors, metadata);
+  };
+  rewrite([](auto& m) {
+    json pos = json::parse(m["grokjit.position"]);
+    pos["next_batch"] = 999;
+    m["grokjit.position"] = pos.dump();
+  });
+  expect_error([&] { train(more, *device, o); }, ExitCode::Io, "next batch 999, step ");
+  rewrite([](auto& m) { m.erase("grokjit.checksum"); });
+  EXPECT_EQ(train(more, *device, o).epochs_run, 2);
   fs::remove_all(dir);
 }
 
