@@ -8,8 +8,8 @@ set xlabel 'task.kind / optimizer.kind' noenhanced
 set ylabel 'grokking epoch' noenhanced
 set grid ytics lc rgb '#dddddd'
 set boxwidth 0.5 absolute
-set xrange [0.4:8.6]
-set xtics ('add/adamw' 1, 'add/muon' 2, 'div/adamw' 3, 'div/muon' 4, 'mul/adamw' 5, 'mul/muon' 6, 'sub/adamw' 7, 'sub/muon' 8) rotate by -35
+set xrange [0.4:10.6]
+set xtics ('add/adamw' 1, 'add/muon' 2, 'div/adamw' 3, 'div/muon' 4, 'exp/adamw' 5, 'exp/muon' 6, 'mul/adamw' 7, 'mul/muon' 8, 'sub/adamw' 9, 'sub/muon' 10) rotate by -35
 set key outside top center horizontal
 set offsets 0, 0, graph 0.06, graph 0.06  # keep points at the cap off the frame
 
