@@ -64,7 +64,7 @@ int run_experiment(const ExperimentArgs& args);
 struct ReportArgs {
   std::vector<std::string> results;  // results files
   std::string out;                   // "" = report/ next to the first results file
-  std::string by;                    // comma-separated fields; "" = task.kind,model.output,optimizer.kind
+  std::optional<std::string> by;     // comma-separated fields; unset = task.kind,model.output,optimizer.kind
   std::string curves = "auto";       // ids | auto | none
   std::string format = "md";         // stdout: md | json
   bool no_plots = false;

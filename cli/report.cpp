@@ -29,9 +29,9 @@ int run_report(const ReportArgs& args, std::ostream& out) {
   runtime::report::Options o;
   o.results = args.results;
   o.out = args.out;
-  if (!args.by.empty()) {
+  if (args.by) {  // "--by ''" is a mistake (an error below), not the default
     o.by.clear();
-    std::stringstream parts(args.by);
+    std::stringstream parts(*args.by);
     std::string f;
     while (std::getline(parts, f, ','))
       if (!f.empty()) o.by.push_back(f);

@@ -27,8 +27,9 @@ void refuse_to_replace_a_run(const std::string& out_dir) {
   for (const char* file : {"summary.json", "metrics.jsonl", "checkpoint.safetensors"})
     if (std::filesystem::exists(std::filesystem::path(out_dir) / file)) found += std::string(found.empty() ? "" : ", ") + file;
   if (found.empty()) return;
-  throw Error(out_dir + " already holds a run (" + found + "): --resume continues it, --overwrite replaces it, " +
-                  "or give another --out",
+  const bool resumable = found.find("checkpoint") != std::string::npos;
+  throw Error(out_dir + " already holds a run (" + found + "): " + (resumable ? "--resume continues it, " : "") +
+                  "--overwrite replaces it, or give another --out",
               ExitCode::Usage);
 }
 
@@ -43,6 +44,9 @@ int run_train(const TrainArgs& args) {
   options.resume = args.resume;
   options.quiet = args.quiet;
   if (!args.resume && !args.overwrite) refuse_to_replace_a_run(options.out_dir);
+  if (args.overwrite)  // nothing of the old run may be left to mix with the new one (a crash before its first save)
+    for (const char* file : {"summary.json", "metrics.jsonl", "checkpoint.safetensors"})
+      std::filesystem::remove(std::filesystem::path(options.out_dir) / file);
   if (args.resume && !std::filesystem::exists(std::filesystem::path(options.out_dir) / "checkpoint.safetensors"))
     throw Error("--resume: no checkpoint in " + options.out_dir + " (expected " + options.out_dir +
                     "/checkpoint.safetensors); run without --resume to start", ExitCode::Usage);

@@ -335,7 +335,7 @@ codegen::TargetInfo cpu_target_info(int threads, int vector_bytes) {
   // (docs/benchmarks.md, session 6).
   threads = resolve_threads(threads);
   t.gemm_parallel_tiles = threads == 1 ? 1 : 2 * threads;
-  t.recompute = recompute_setting() == "on";  // docs/benchmarks.md: no gain on the Zen 3
+  t.recompute = recompute_setting() == "on";  // docs/benchmarks.md: no gain on a Zen 3
   return t;
 }
 

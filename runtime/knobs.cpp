@@ -36,10 +36,11 @@ const Knob kKnobs[] = {
      "--backend", 0, 0, "cpu|cuda|auto|reference"},
     {knob::kFusion, KnobType::Enum, "on", "Kernel fusion; off = one kernel per op (same numbers, slower)", "--fusion",
      0, 0, "on|off"},
-    {knob::kRecompute, KnobType::Enum, "auto",
+    {knob::kRecompute, KnobType::Enum, "off",
      "Kernels that read a cheap elementwise value (sigmoid(g) for silu') compute it again from what they read "
-     "anyway instead of loading a stored copy; auto = on for CUDA, off for the CPU (measured no faster there)",
-     {}, 0, 0, "auto|on|off"},
+     "anyway instead of loading a stored copy; off until measured faster (no gain on a Zen 3; not yet measured "
+     "on AVX-512 or a GPU)",
+     {}, 0, 0, "on|off"},
     {knob::kThreads, KnobType::Int, "0", "CPU worker threads; 0 = all cores", "--threads", 0, 4096},
     {knob::kCacheDir, KnobType::String, "",
      "Compiled-kernel cache; default $XDG_CACHE_HOME/grokjit, else ~/.cache/grokjit", "--cache-dir", 0, 0, {},

@@ -66,8 +66,8 @@ struct KnobValue {
   std::string source;  // "default", "environment" or "flag"
   std::string error;   // not empty: the value is invalid (why; `value` is then as given)
 };
-// The effective value of every knob (for `grokjit doctor`); throws like the
-// getters when one is bad.
+// The effective value of every knob (for `grokjit doctor`); a bad one is
+// listed with its `error`, not thrown.
 std::vector<KnobValue> knob_values();
 
 // A text table of every knob: name, type and allowed values, default, flag, help.
@@ -88,6 +88,6 @@ bool cache_disabled();         // GROKJIT_NO_CACHE
 int thread_count_setting();    // GROKJIT_THREADS, 0 = all cores
 bool fusion_enabled();         // GROKJIT_FUSION == "on"
 std::string backend_setting(); // GROKJIT_BACKEND: cpu|cuda|auto|reference
-std::string recompute_setting();  // GROKJIT_RECOMPUTE: auto|on|off
+std::string recompute_setting();  // GROKJIT_RECOMPUTE: on|off
 
 }  // namespace grokjit::runtime

@@ -316,6 +316,20 @@ void Reporter::check_fields() {
       throw Error("--by " + f + ": no run has this field in its config or point (fields are dotted config paths "
                   "such as task.kind, model.output, optimizer.kind, optimizer.muon.lr, or point.AXIS)",
                   ExitCode::Usage);
+    for (const Run& r : loaded_.runs) {
+      const json* v = field(r, f);
+      if (v == nullptr || !v->is_structured()) continue;
+      std::string leaf = "kind";  // what most config objects are told apart by; else their first plain value
+      if (v->is_object() && !v->contains("kind"))
+        for (const auto& [key, value] : v->items())
+          if (!value.is_structured()) {
+            leaf = key;
+            break;
+          }
+      throw Error("--by " + f + ": this field is a whole " + (v->is_object() ? "object" : "array") +
+                      " in the config; group by one of its values instead (e.g. " + f + "." + leaf + ")",
+                  ExitCode::Usage);
+    }
     if (have < loaded_.runs.size())
       warn("--by " + f + ": " + std::to_string(loaded_.runs.size() - have) + " of " +
            std::to_string(loaded_.runs.size()) + " runs lack this field; they are grouped under '-'");

@@ -900,9 +900,12 @@ nlohmann::json parse_json_text(std::string_view text, std::string_view source, E
 std::string first_difference(const json& a, const json& b) {
   const json patch = json::diff(a, b);
   if (patch.empty()) return "";
-  const json::json_pointer at(patch[0].value("path", ""));
+  std::string path = patch[0].value("path", "");
+  if (path.size() >= 2 && path.compare(path.size() - 2, 2, "/-") == 0) path.resize(path.size() - 2);  // an append
+  if (path.empty()) return "the whole value: " + a.dump() + " vs " + b.dump();
+  const json::json_pointer at(path);
   auto value = [&](const json& j) { return j.contains(at) ? j.at(at).dump() : std::string("(absent)"); };
-  return at.to_string() + ": " + value(a) + " vs " + value(b);
+  return path + ": " + value(a) + " vs " + value(b);
 }
 
 RunConfig parse_spec(const nlohmann::json& spec, std::string_view source) {

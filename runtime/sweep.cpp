@@ -447,9 +447,13 @@ namespace {
 json comparable_row(const json& row) {
   json c = row;
   for (const char* k : {"finished_at", "grokjit_version", "grokjit_source", "out_dir"}) c.erase(k);
+  if (c.contains("failure") && c["failure"].is_object()) c["failure"].erase("message");  // names paths
   if (c["summary"].is_object()) {
     json& s = c["summary"];
-    for (const char* k : {"wall_seconds", "step_ms_median", "compile_seconds", "device", "grokjit_source"}) s.erase(k);
+    // How it was computed (fusion, packing, kernel counts) is not the result.
+    for (const char* k : {"wall_seconds", "step_ms_median", "compile_seconds", "device", "grokjit_source", "fusion",
+                          "pack", "kernels_per_step", "eval_kernels"})
+      s.erase(k);
     if (s.contains("final") && s["final"].is_object())
       for (const char* k : {"step_ms", "epoch_s"}) s["final"].erase(k);
   }

@@ -563,7 +563,8 @@ void Run::load_checkpoint() {
   CheckpointState st = load_checkpoint_file(path, graphs_, persistent_, same_config);
   // Every position this run can reach: step = (epoch - 1) * batches + next batch.
   const int64_t rows = static_cast<int64_t>(s.split.train.size()), batches = (rows + batch_ - 1) / batch_;
-  if (st.next_batch > batches || st.step != (st.epoch - 1) * batches + st.next_batch)
+  if (st.next_batch > batches || st.epoch > (int64_t{1} << 40) ||
+      st.step != (st.epoch - 1) * batches + st.next_batch)
     throw Error("checkpoint " + path + ": its position (epoch " + std::to_string(st.epoch) + ", next batch " +
                     std::to_string(st.next_batch) + ", step " + std::to_string(st.step) + ") is not one this run reaches (" +
                     std::to_string(batches) + " batches per epoch): the file was edited or damaged",

@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <optional>
+#include <string>
 
 #include "codegen/plan.h"
 #include "ir/autodiff.h"
@@ -137,8 +139,15 @@ bool stores_op(const Graph& g, const std::string& op) {
 
 // GROKJIT_RECOMPUTE for one scope.
 struct ScopedRecompute {
-  explicit ScopedRecompute(const char* value) { setenv("GROKJIT_RECOMPUTE", value, 1); }
-  ~ScopedRecompute() { unsetenv("GROKJIT_RECOMPUTE"); }
+  explicit ScopedRecompute(const char* value) {
+    if (const char* old = std::getenv("GROKJIT_RECOMPUTE")) before = old;
+    setenv("GROKJIT_RECOMPUTE", value, 1);
+  }
+  ~ScopedRecompute() {
+    if (before) setenv("GROKJIT_RECOMPUTE", before->c_str(), 1);
+    else unsetenv("GROKJIT_RECOMPUTE");
+  }
+  std::optional<std::string> before;
 };
 
 Graph gated_mlp_with_backward() {
@@ -169,7 +178,7 @@ TEST(Fusion, GatedMlpBackwardRecomputesSigmoidInsteadOfStoringIt) {
     EXPECT_FALSE(stores_op(g, "silu")) << stored;
     check_both(g, testing::random_inputs(g, 16, {}, {-0.5, 0.5}), {1e-4, 1e-4});  // sums of 32-48 products
   }
-  ScopedRecompute off("off");  // the CPU's default (auto): stored
+  ScopedRecompute off("off");  // the default: stored
   EXPECT_TRUE(stores_op(g, "sigmoid"));
 }
 

@@ -536,6 +536,17 @@ TEST_F(ReportTest, BadInputErrors) {
     EXPECT_EQ(e.code(), grokjit::ExitCode::Usage);
     EXPECT_NE(std::string(e.what()).find("--by optimizer.kindd: no run has this field"), std::string::npos) << e.what();
   }
+  o.by = {"task.kind", "optimizer"};  // a whole object would group by its JSON text
+  try {
+    rep::write_report(o);
+    FAIL() << "no error for --by optimizer";
+  } catch (const grokjit::Error& e) {
+    EXPECT_EQ(e.code(), grokjit::ExitCode::Usage);
+    EXPECT_NE(std::string(e.what()).find("--by optimizer: this field is a whole object in the config; group by one "
+                                         "of its values instead (e.g. optimizer.kind)"),
+              std::string::npos)
+        << e.what();
+  }
   o.by = {"optimizer.kind"};
   o.plots = true;
   o.curves = "r0,nope";
