@@ -69,6 +69,8 @@ main() {
   step gpu-tests 300 - "$work/test_gpu" --gtest_output="json:$out/gpu-tests.json"
   step bench-adamw 300 bench-add-adamw-cuda.json "$gj" bench specs/add-adamw.json --backend cuda --steps 200 --warmup 20 --json
   step bench-muon 300 bench-add-muon-cuda.json "$gj" bench specs/add-muon.json --backend cuda --steps 200 --warmup 20 --json
+  # Recomputation instead of stores (GROKJIT_RECOMPUTE, off by default until measured): against bench-adamw.
+  step bench-adamw-recompute 120 bench-add-adamw-cuda-recompute.json env GROKJIT_RECOMPUTE=on "$gj" bench specs/add-adamw.json --backend cuda --fusion on --steps 200 --warmup 20 --json
   step train 300 - "$gj" train specs/add-muon.json --backend cuda --out "$work/run-add-muon"
   cp "$work/run-add-muon/summary.json" "$out/train-add-muon-cuda.json" 2>/dev/null
   for pack in 1 5; do
