@@ -29,7 +29,7 @@ std::string default_cache_dir() {
 // The one table. Keep it sorted by theme; names come from knob:: in knobs.h.
 const Knob kKnobs[] = {
     {knob::kDebug, KnobType::Int, "0",
-     "Diagnostics on stderr: 1 = fusion decisions, 2 = + kernel listing, 3 = + emitted source", "--debug", 0, 3},
+     "Diagnostics on stderr: 1 = the kernels and their ops, 2 = + fusion decisions and memory plan, 3 = + kernel IR", "--debug", 0, 3},
     {knob::kBackend, KnobType::Enum, "cpu",
      "Where kernels run: cpu (LLVM JIT), cuda (NVRTC + driver), auto (cuda when a GPU is usable, else cpu), "
      "reference (the float64 interpreter: slow, for checking)",
