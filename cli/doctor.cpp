@@ -10,11 +10,11 @@
 
 #include "cli/commands.h"
 #include "grokjit/build_config.h"
+#include "ir/error.h"
 #include "runtime/cuda_device.h"
 #include "runtime/cuda_probe.h"
-#include "runtime/nvrtc_compiler.h"
-#include "ir/error.h"
 #include "runtime/knobs.h"
+#include "runtime/nvrtc_compiler.h"
 
 namespace grokjit::cli {
 

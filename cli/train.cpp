@@ -20,11 +20,14 @@ void add_train_options(CLI::App& cmd, TrainArgs& args) {
 
 namespace {
 
+// What a run leaves in its --out.
+constexpr const char* kRunFiles[] = {"summary.json", "metrics.jsonl", "checkpoint.safetensors"};
+
 // A second `train` into the same --out would replace the first run's
 // metrics, summary and checkpoint without a word.
 void refuse_to_replace_a_run(const std::string& out_dir) {
   std::string found;
-  for (const char* file : {"summary.json", "metrics.jsonl", "checkpoint.safetensors"})
+  for (const char* file : kRunFiles)
     if (std::filesystem::exists(std::filesystem::path(out_dir) / file)) found += std::string(found.empty() ? "" : ", ") + file;
   if (found.empty()) return;
   const bool resumable = found.find("checkpoint") != std::string::npos;
@@ -45,8 +48,7 @@ int run_train(const TrainArgs& args) {
   options.quiet = args.quiet;
   if (!args.resume && !args.overwrite) refuse_to_replace_a_run(options.out_dir);
   if (args.overwrite)  // nothing of the old run may be left to mix with the new one (a crash before its first save)
-    for (const char* file : {"summary.json", "metrics.jsonl", "checkpoint.safetensors"})
-      std::filesystem::remove(std::filesystem::path(options.out_dir) / file);
+    for (const char* file : kRunFiles) std::filesystem::remove(std::filesystem::path(options.out_dir) / file);
   if (args.resume && !std::filesystem::exists(std::filesystem::path(options.out_dir) / "checkpoint.safetensors"))
     throw Error("--resume: no checkpoint in " + options.out_dir + " (expected " + options.out_dir +
                     "/checkpoint.safetensors); run without --resume to start", ExitCode::Usage);

@@ -425,19 +425,22 @@ class Scheduler {
     if (!owned_[i] || roots_[i] || operand_of_.count(x) || !is_inlinable(nd)) return false;
     if (category != ir::OpCategory::Unary && category != ir::OpCategory::Binary) return false;
     if (inline_cost(x) > kRecomputeBudget) return false;
+    std::set<NodeId> seen;  // each node once: shared subexpressions would make the walks exponential
     std::vector<NodeId> stack(nd.inputs.begin(), nd.inputs.end());
     while (!stack.empty()) {  // what x's expression reads
       const NodeId id = stack.back();
       stack.pop_back();
-      if (owned_[static_cast<size_t>(id)]) continue;
+      if (owned_[static_cast<size_t>(id)] || !seen.insert(id).second) continue;
       const ir::Node& in = node(id);
       if (in.op == Op::Input || is_dense_constant(in)) return false;
       stack.insert(stack.end(), in.inputs.begin(), in.inputs.end());
     }
+    seen.clear();
     stack = users[i];
     while (!stack.empty()) {  // where x's value flows through inlined nodes
       const NodeId u = stack.back();
       stack.pop_back();
+      if (!seen.insert(u).second) continue;
       if (node(u).op == Op::MatMul) return false;
       if (!owned_[static_cast<size_t>(u)]) stack.insert(stack.end(), users[static_cast<size_t>(u)].begin(), users[static_cast<size_t>(u)].end());
     }

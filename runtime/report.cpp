@@ -1120,9 +1120,12 @@ static void count_each_config_once(Loaded& out) {
     ++out.duplicates;
     std::string warning = run.source + ": run '" + run.id + "' ran the same config as '" + first.id + "' (" +
                           first.source + "); counted once";
-    if (run.grokked != first.grokked || run.time != first.time)
-      warning += ", although their results differ (epoch " + epochs(first.time) + (first.grokked ? " grokked" : " censored") +
-                 " vs " + epochs(run.time) + (run.grokked ? " grokked" : " censored") + "; another build or device?)";
+    auto outcome = [](const Run& r) {
+      return epochs(r.time) + (r.grokked ? " grokked" : r.diverged ? " diverged" : " censored");
+    };
+    if (outcome(run) != outcome(first))
+      warning += ", although their results differ (epoch " + outcome(first) + " vs " + outcome(run) +
+                 "; another build or device?)";
     out.warnings.push_back(warning);
   }
   out.runs = std::move(kept);
@@ -1167,14 +1170,8 @@ Loaded load_results(const std::vector<std::string>& paths) {
         continue;
       }
       const Run& first = out.runs[it->second];
-      const std::string difference = results_row_difference(first.row, run.row);
-      if (difference.empty()) {
-        ++out.duplicates;
-        continue;
-      }
-      throw Error("results disagree for run '" + run.id + "': " + first.source + " and " + run.source + " differ at " +
-                      difference + "; remove the wrong row (the same id must be the same run)",
-                  ExitCode::Usage);
+      require_same_run(run.id, first.row, first.source, run.row, run.source);
+      ++out.duplicates;
     }
   }
   count_each_config_once(out);

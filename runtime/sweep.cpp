@@ -352,10 +352,6 @@ class SweepParser {
   std::vector<std::string> described_;
 };
 
-// ---------------------------------------------------------------- results files
-
-
-
 // ---------------------------------------------------------------- signals
 
 // SIGINT/SIGTERM are blocked in every thread the sweep starts (and so in the
@@ -462,8 +458,12 @@ json comparable_row(const json& row) {
 
 }  // namespace
 
-std::string results_row_difference(const json& a, const json& b) {
-  return first_difference(comparable_row(a), comparable_row(b));
+void require_same_run(const std::string& id, const json& first, const std::string& first_at, const json& again,
+                      const std::string& again_at) {
+  if (const std::string why = first_difference(comparable_row(first), comparable_row(again)); !why.empty())
+    throw Error("results disagree for run '" + id + "': " + first_at + " and " + again_at + " differ at " + why +
+                    "; remove the wrong row (the same id must be the same run)",
+                ExitCode::Usage);
 }
 
 ResultsScan scan_results(const std::string& out_dir) {
@@ -494,12 +494,9 @@ ResultsScan scan_results(const std::string& out_dir) {
       }
       const std::string id = row["id"].get<std::string>();
       auto [it, first] = scan.rows.emplace(id, ResultRow{row, file, number});
-      if (first) continue;
-      if (const std::string why = results_row_difference(it->second.row, row); !why.empty())
-        throw Error("results disagree for run '" + id + "': " + it->second.file + ":" + std::to_string(it->second.line) +
-                        " and " + file + ":" + std::to_string(number) + " differ at " + why +
-                        "; remove the wrong row (the same id must be the same run)",
-                    ExitCode::Usage);
+      if (!first)
+        require_same_run(id, it->second.row, it->second.file + ":" + std::to_string(it->second.line), row,
+                         file + ":" + std::to_string(number));
     }
   }
   return scan;

@@ -66,10 +66,11 @@ struct ResultRow {
   size_t line = 0;
 };
 
-// "" when two results rows of one id record the same run (they may differ in
-// when, where and how fast it ran), else where they first differ:
-// "/summary/final/val_loss: 0.12 vs 0.13".
-std::string results_row_difference(const nlohmann::json& a, const nlohmann::json& b);
+// Two results rows of one id must record the same run (they may differ in
+// when, where and how fast it ran, and how it was computed); else an Error
+// (Usage) naming both places ("FILE:LINE") and the first field that differs.
+void require_same_run(const std::string& id, const nlohmann::json& first, const std::string& first_at,
+                      const nlohmann::json& again, const std::string& again_at);
 
 // Every well-formed row of <out>/results.jsonl and <out>/results.shard-*.jsonl,
 // first occurrence of each id; a later row of an id that records another
