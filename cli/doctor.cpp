@@ -62,7 +62,7 @@ int run_doctor(bool as_json) {
   for (auto& [k, v] : j.items()) std::printf("%-17s %s\n", k.c_str(), v.is_string() ? v.get<std::string>().c_str() : v.dump().c_str());
   std::printf("\nknobs in effect:\n");
   for (const auto& k : knobs) {
-    std::printf("  %-18s %s (%s)%s%s\n", std::string(k.knob->name).c_str(), k.value.c_str(), k.source.c_str(),
+    std::printf("  %-20s %s (%s)%s%s\n", std::string(k.knob->name).c_str(), k.value.c_str(), k.source.c_str(),
                 k.error.empty() ? "" : ": INVALID: ", k.error.c_str());
   }
   std::printf("\nknobs (environment):\n%s", runtime::format_knob_help().c_str());

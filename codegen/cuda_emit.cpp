@@ -105,26 +105,6 @@ bool depends_on(const Kernel& k, ExprId e, VarId v, const std::set<LocalId>& loc
   return r;
 }
 
-// An index expression as a sum of coeff * atom (+ constant): atoms are the
-// nodes that are not Add, Sub or a product with a constant.
-void linear_terms(const Kernel& k, ExprId e, int64_t scale, std::map<ExprId, int64_t>& terms) {
-  const Expr& x = k.expr(e);
-  if (x.op == ExprOp::Const) return;
-  if (x.op == ExprOp::Add) {
-    linear_terms(k, x.a, scale, terms);
-    linear_terms(k, x.b, scale, terms);
-  } else if (x.op == ExprOp::Sub) {
-    linear_terms(k, x.a, scale, terms);
-    linear_terms(k, x.b, -scale, terms);
-  } else if (x.op == ExprOp::Mul && k.is_const(x.b)) {
-    linear_terms(k, x.a, scale * k.const_int(x.b), terms);
-  } else if (x.op == ExprOp::Mul && k.is_const(x.a)) {
-    linear_terms(k, x.b, scale * k.const_int(x.a), terms);
-  } else {
-    terms[e] += scale;
-  }
-}
-
 // Coefficient of v in an index expression that is affine in v (false if it is not).
 bool affine_in(const Kernel& k, ExprId e, VarId v, const std::set<LocalId>& locals, int64_t* coeff) {
   std::map<ExprId, int64_t> terms;
@@ -189,12 +169,6 @@ bool independent_loop(const Kernel& k, const Stmt& s) {
   return loads_only_at_store_index(k, s.body, store_index);
 }
 
-bool straight_line(const std::vector<Stmt>& body) {
-  for (const Stmt& s : body)
-    if (s.kind != StmtKind::Let && s.kind != StmtKind::Store) return false;
-  return true;
-}
-
 // A nest `for r: { Let*; for c: { Let*; Store* } }` whose inner iterations can
 // go to different threads, each running the whole outer loop for its c (a
 // loop interchange: the per-c order of the outer loop is kept). Sufficient
@@ -206,7 +180,7 @@ bool straight_line(const std::vector<Stmt>& body) {
 bool lane_parallel_nest(const Kernel& k, const Stmt& s) {
   if (s.kind != StmtKind::Loop || s.body.empty()) return false;
   const Stmt& in = s.body.back();
-  if (in.kind != StmtKind::Loop || !straight_line(in.body) || in.extent <= 0) return false;
+  if (in.kind != StmtKind::Loop || !is_straight_line(in.body) || in.extent <= 0) return false;
   std::set<LocalId> nest_locals;
   for (size_t i = 0; i + 1 < s.body.size(); ++i) {
     if (s.body[i].kind != StmtKind::Let) return false;
@@ -334,8 +308,8 @@ class Emitter {
   // ---------------------------------------------------------------- mapping
   Mode choose_mode() const {
     const auto& b = k_.body;
-    if (b.size() == 1 && b[0].kind == StmtKind::Gemm && straight_line(b[0].body)) return Mode::Gemm;
-    if (straight_line(b)) return Mode::Flat;
+    if (b.size() == 1 && b[0].kind == StmtKind::Gemm && is_straight_line(b[0].body)) return Mode::Gemm;
+    if (is_straight_line(b)) return Mode::Flat;
     if (b.size() == 1 && independent_loop(k_, b[0])) return Mode::Flat;
     bool gemm = false;
     for_each_stmt(b, [&](const Stmt& s) { gemm = gemm || s.kind == StmtKind::Gemm; });

@@ -501,6 +501,12 @@ Stmt make_store(BufId b, ExprId index, ExprId value) {
   return s;
 }
 
+bool is_straight_line(const std::vector<Stmt>& body) {
+  for (const Stmt& s : body)
+    if (s.kind != StmtKind::Let && s.kind != StmtKind::Store) return false;
+  return true;
+}
+
 // ---------------------------------------------------------------- hashing
 
 std::string hex_digest(std::string_view text, size_t hex_chars) {
@@ -777,6 +783,22 @@ void Kernel::finalize() {
 }
 
 // ---------------------------------------------------------------- cost
+
+void linear_terms(const Kernel& k, ExprId e, int64_t scale, std::map<ExprId, int64_t>& terms, int64_t* constant) {
+  const Expr& x = k.expr(e);
+  if (x.op == ExprOp::Const) {
+    if (constant) *constant += x.ival * scale;
+  } else if (x.op == ExprOp::Add || x.op == ExprOp::Sub) {
+    linear_terms(k, x.a, scale, terms, constant);
+    linear_terms(k, x.b, x.op == ExprOp::Add ? scale : -scale, terms, constant);
+  } else if (x.op == ExprOp::Mul && k.is_const(x.b)) {
+    linear_terms(k, x.a, scale * k.const_int(x.b), terms, constant);
+  } else if (x.op == ExprOp::Mul && k.is_const(x.a)) {
+    linear_terms(k, x.b, scale * k.const_int(x.a), terms, constant);
+  } else {
+    terms[e] += scale;
+  }
+}
 
 KernelCost kernel_cost(const Kernel& k) {
   KernelCost cost;

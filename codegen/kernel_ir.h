@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -217,6 +218,8 @@ Stmt make_loop(VarId v, int64_t extent, std::vector<Stmt> body);
 Stmt make_let(LocalId l, ExprId value);
 Stmt make_reduce(LocalId l, ReduceOp op, VarId v, int64_t extent, ExprId term);
 Stmt make_store(BufId b, ExprId index, ExprId value);
+// Only Let and Store statements (no loops, reductions or matmuls)?
+bool is_straight_line(const std::vector<Stmt>& body);
 
 // The kernel as text: a header with the name, buffers and fused ops, then
 // the loop nest. canonical_text() leaves out every name and comment: two
@@ -225,6 +228,11 @@ Stmt make_store(BufId b, ExprId index, ExprId value);
 std::string to_text(const Kernel& k);
 std::string canonical_text(const Kernel& k);
 std::string expr_text(const Kernel& k, ExprId e);
+
+// An index expression as a sum of coeff * atom plus a constant, atoms being
+// the nodes that are not Add, Sub, Const or a product with a constant: adds
+// `scale` times e's terms to `terms` and its constant to *constant if given.
+void linear_terms(const Kernel& k, ExprId e, int64_t scale, std::map<ExprId, int64_t>& terms, int64_t* constant = nullptr);
 
 // FLOPs and bytes of one run, computed from the kernel IR.
 KernelCost kernel_cost(const Kernel& k);

@@ -5,13 +5,14 @@
 #include <map>
 #include <set>
 
+#include "codegen/split_loops.h"
 #include "ir/error.h"
 
 namespace grokjit::codegen {
 
 std::string TargetInfo::name() const {
   return "v" + std::to_string(vector_bytes) + "-mr" + std::to_string(gemm_mr) + "-nr" + std::to_string(gemm_nr) + "-t" +
-         std::to_string(gemm_parallel_tiles) + (recompute ? "-rc" : "");
+         std::to_string(gemm_parallel_tiles) + (recompute ? "-rc" : "") + (split_loops ? "-sl" : "");
 }
 
 bool is_dense_constant(const ir::Node& n) { return n.op == ir::Op::Constant && !n.attrs.data.empty(); }
@@ -185,6 +186,7 @@ class GroupLowerer {
     }
     Kernel& k = out_.kernel;
     for (NodeId id : computed_) k.ir_ops.push_back("%" + std::to_string(id) + " " + std::string(ir::op_name(g_.node(id).op)));
+    if (ctx_.target.split_loops) split_loops_at_boundaries(k);
     name_tags();
     k.finalize();
     return std::move(out_);

@@ -48,7 +48,11 @@ struct TargetInfo {
   // Recompute cheap elementwise values in the kernels that read them instead
   // of storing them (schedule.h): a trade of arithmetic for memory traffic.
   bool recompute = false;
-  std::string name() const;  // "v32-mr6-nr16-t8", "-rc" appended with recompute
+  // Split loops at the boundaries of pads and concats (split_loops.h): for
+  // the CPU, where it lets them vectorize; not for CUDA, which maps a
+  // kernel's one inner loop onto threads.
+  bool split_loops = false;
+  std::string name() const;  // "v32-mr6-nr16-t8", "-rc" appended with recompute, "-sl" with split_loops
 };
 
 struct LoweringFailure : std::runtime_error {

@@ -336,6 +336,7 @@ codegen::TargetInfo cpu_target_info(int threads, int vector_bytes) {
   threads = resolve_threads(threads);
   t.gemm_parallel_tiles = threads == 1 ? 1 : 2 * threads;
   t.recompute = recompute_setting() == "on";  // docs/benchmarks.md: no gain on a Zen 3
+  t.split_loops = split_loops_enabled();
   return t;
 }
 

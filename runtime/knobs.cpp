@@ -41,6 +41,10 @@ const Knob kKnobs[] = {
      "anyway instead of loading a stored copy; off until measured faster (no gain on a Zen 3; not yet measured "
      "on AVX-512 or a GPU)",
      {}, 0, 0, "on|off"},
+    {knob::kSplitLoops, KnobType::Enum, "on",
+     "CPU loops that cross a pad or concat boundary (RoPE's rotate-half) are split there, so that each piece "
+     "vectorizes with contiguous loads; off = one loop with selects (same numbers, slower)",
+     {}, 0, 0, "on|off"},
     {knob::kThreads, KnobType::Int, "0", "CPU worker threads; 0 = all cores", "--threads", 0, 4096},
     {knob::kCacheDir, KnobType::String, "",
      "Compiled-kernel cache; default $XDG_CACHE_HOME/grokjit, else ~/.cache/grokjit", "--cache-dir", 0, 0, {},
@@ -315,5 +319,6 @@ int thread_count_setting() { return static_cast<int>(knob_int(knob::kThreads)); 
 bool fusion_enabled() { return knob_enum(knob::kFusion) == "on"; }
 std::string backend_setting() { return knob_enum(knob::kBackend); }
 std::string recompute_setting() { return knob_enum(knob::kRecompute); }
+bool split_loops_enabled() { return knob_enum(knob::kSplitLoops) == "on"; }
 
 }  // namespace grokjit::runtime

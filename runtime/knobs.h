@@ -23,6 +23,7 @@ inline constexpr std::string_view kThreads = "GROKJIT_THREADS";
 inline constexpr std::string_view kFusion = "GROKJIT_FUSION";
 inline constexpr std::string_view kBackend = "GROKJIT_BACKEND";
 inline constexpr std::string_view kRecompute = "GROKJIT_RECOMPUTE";
+inline constexpr std::string_view kSplitLoops = "GROKJIT_SPLIT_LOOPS";
 }  // namespace knob
 
 enum class KnobType { Bool, Int, Double, String, Enum };
@@ -89,5 +90,6 @@ int thread_count_setting();    // GROKJIT_THREADS, 0 = all cores
 bool fusion_enabled();         // GROKJIT_FUSION == "on"
 std::string backend_setting(); // GROKJIT_BACKEND: cpu|cuda|auto|reference
 std::string recompute_setting();  // GROKJIT_RECOMPUTE: on|off
+bool split_loops_enabled();        // GROKJIT_SPLIT_LOOPS == "on"
 
 }  // namespace grokjit::runtime

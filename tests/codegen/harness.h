@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -21,6 +23,25 @@ namespace grokjit::testing {
 // read a stale entry and identical kernels compile once).
 runtime::Device& cpu_device(int threads = 2);
 const std::string& test_cache_dir();
+
+// An environment variable (a GROKJIT_ knob) set for one scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) before_ = old;
+    setenv(name, value, 1);
+  }
+  ~ScopedEnv() {
+    if (before_) setenv(name_.c_str(), before_->c_str(), 1);
+    else unsetenv(name_.c_str());
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_;
+  std::optional<std::string> before_;
+};
 
 struct InputRange {
   double lo = -2.0, hi = 2.0;  // floats: uniform in [lo, hi]; i32: integers in [lo, hi]

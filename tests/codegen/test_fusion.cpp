@@ -3,8 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdlib>
-#include <optional>
 #include <string>
 
 #include "codegen/plan.h"
@@ -138,16 +136,8 @@ bool stores_op(const Graph& g, const std::string& op) {
 }
 
 // GROKJIT_RECOMPUTE for one scope.
-struct ScopedRecompute {
-  explicit ScopedRecompute(const char* value) {
-    if (const char* old = std::getenv("GROKJIT_RECOMPUTE")) before = old;
-    setenv("GROKJIT_RECOMPUTE", value, 1);
-  }
-  ~ScopedRecompute() {
-    if (before) setenv("GROKJIT_RECOMPUTE", before->c_str(), 1);
-    else unsetenv("GROKJIT_RECOMPUTE");
-  }
-  std::optional<std::string> before;
+struct ScopedRecompute : testing::ScopedEnv {
+  explicit ScopedRecompute(const char* value) : ScopedEnv("GROKJIT_RECOMPUTE", value) {}
 };
 
 Graph gated_mlp_with_backward() {
