@@ -847,26 +847,38 @@ KernelCost kernel_cost(const Kernel& k) {
   return cost;
 }
 
-std::string launch_shape(const Kernel& k) {
-  std::vector<std::string> parts;
-  for (const Stmt& s : k.body) {
+namespace {
+
+// "loop 4 [loop 4 [reduce 128]], loop 99": the loops, reductions and matmul
+// tiles of a body, nested ones in brackets.
+std::string nest_shape(const std::vector<Stmt>& body) {
+  std::string r;
+  for (const Stmt& s : body) {
+    std::string part;
     switch (s.kind) {
-      case StmtKind::Loop: parts.push_back("loop " + std::to_string(s.extent)); break;
-      case StmtKind::Reduce: parts.push_back("reduce " + std::to_string(s.extent)); break;
+      case StmtKind::Loop: {
+        part = "loop " + std::to_string(s.extent);
+        const std::string inner = nest_shape(s.body);
+        if (!inner.empty()) part += " [" + inner + "]";
+        break;
+      }
+      case StmtKind::Reduce: part = "reduce " + std::to_string(s.extent); break;
       case StmtKind::Gemm:
-        parts.push_back("gemm tile " + std::to_string(s.gemm.tile_m) + "x" + std::to_string(s.gemm.tile_n) + "x" +
-                        std::to_string(s.gemm.K));
+        part = "gemm tile " + std::to_string(s.gemm.tile_m) + "x" + std::to_string(s.gemm.tile_n) + "x" +
+               std::to_string(s.gemm.K);
         break;
       default: break;
     }
-  }
-  std::string r = "parallel " + std::to_string(k.parallel_extent);
-  if (!parts.empty()) {
-    r += " x (";
-    for (size_t i = 0; i < parts.size(); ++i) r += (i ? ", " : "") + parts[i];
-    r += ")";
+    if (!part.empty()) r += (r.empty() ? "" : ", ") + part;
   }
   return r;
+}
+
+}  // namespace
+
+std::string launch_shape(const Kernel& k) {
+  const std::string nest = nest_shape(k.body);
+  return "parallel " + std::to_string(k.parallel_extent) + (nest.empty() ? "" : " x (" + nest + ")");
 }
 
 }  // namespace grokjit::codegen

@@ -237,7 +237,7 @@ void linear_terms(const Kernel& k, ExprId e, int64_t scale, std::map<ExprId, int
 // FLOPs and bytes of one run, computed from the kernel IR.
 KernelCost kernel_cost(const Kernel& k);
 
-// "parallel 2048 x serial 128": the loop nest, for listings.
+// "parallel 512 x (loop 4 [loop 4 [reduce 128]])": the loop nest, for listings.
 std::string launch_shape(const Kernel& k);
 
 // Calls f(stmt) for every statement, nested ones included, in program order.

@@ -12,7 +12,8 @@ namespace grokjit::codegen {
 
 std::string TargetInfo::name() const {
   return "v" + std::to_string(vector_bytes) + "-mr" + std::to_string(gemm_mr) + "-nr" + std::to_string(gemm_nr) + "-t" +
-         std::to_string(gemm_parallel_tiles) + (recompute ? "-rc" : "") + (split_loops ? "-sl" : "");
+         std::to_string(gemm_parallel_tiles) + (recompute ? "-rc" : "") + (split_loops ? "-sl" : "") +
+         (small_matmuls_as_loops ? "-sm" : "");
 }
 
 bool is_dense_constant(const ir::Node& n) { return n.op == ir::Op::Constant && !n.attrs.data.empty(); }
@@ -75,6 +76,8 @@ void choose_gemm_tiles(const TargetInfo& target, int64_t batch, int64_t M, int64
 // against 2 M N K flops. (Chunks of 512, unblocked, measured slower on one
 // thread.) Small products are left alone: a second kernel costs more than
 // it saves.
+bool is_small_matmul(int64_t M, int64_t N, int64_t K) { return M <= 8 && (N <= 8 || K <= 8); }
+
 int64_t choose_k_split(const TargetInfo&, int64_t batch, int64_t M, int64_t N, int64_t K) {
   constexpr int64_t kMaxOutput = 64 * 1024, kMaxChunk = 1024;
   constexpr double kMinWork = 8e6;  // output elements x K
@@ -616,17 +619,41 @@ class GroupLowerer {
     ir::Shape batch_shape(s.begin(), s.end() - 2);
     int64_t B = ir::num_elements(batch_shape), M = s[r - 2], N = s[r - 1], K = node(n.inputs[0]).shape[r - 1];
     if (!is_float(type_of(mm))) fail(label(mm) + ": integer matmul is not supported by the code generator");
-    int64_t tile_m, tile_n;
-    choose_gemm_tiles(ctx_.target, B, M, N, K, &tile_m, &tile_n);
+    const bool as_loops = ctx_.target.small_matmuls_as_loops && is_small_matmul(M, N, K);
+    int64_t tile_m = M, tile_n = N;
+    if (!as_loops) choose_gemm_tiles(ctx_.target, B, M, N, K, &tile_m, &tile_n);
     int64_t TM = (M + tile_m - 1) / tile_m, TN = (N + tile_n - 1) / tile_n;
     k().kind = B > 1 ? "BMM" : "MM";
     k().shape_tag = (B > 1 ? std::to_string(B) + "x" : "") + std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K);
-    VarId pv = k().add_var("tile", B * TM * TN);
+    VarId pv = k().add_var(as_loops ? "batch" : "tile", B * TM * TN);
     k().parallel_var = pv;
     k().parallel_extent = B * TM * TN;
     ExprId p = k().var(pv);
-    ExprId bi = k().div(p, TM * TN);
-    Idx batch = delinearize(bi, batch_shape);
+    Idx batch = delinearize(k().div(p, TM * TN), batch_shape);
+    const VarId mv = k().add_var("m", M), nv = k().add_var("n", N), kv = k().add_var("k", K);
+    ExprId m = k().var(mv), nn = k().var(nv), kk = k().var(kv);
+    Idx ai = batch, bidx = batch, ci = batch;
+    ai.insert(ai.end(), {m, kk});
+    bidx.insert(bidx.end(), {kk, nn});
+    ci.insert(ci.end(), {m, nn});
+    const ExprId a = value(n.inputs[0], ai), b = value(n.inputs[1], bidx);
+    const ScalarType type = type_of(mm);
+    if (k().expr(a).type != type || k().expr(b).type != type) fail(label(mm) + ": operand types differ");
+    const LocalId acc = k().add_local("acc", type);
+    points_[mm] = {ci, k().local(acc)};
+    ExprId linear = linearize(ci, s);
+    std::vector<NodeId> stored = stored_members();
+    for (NodeId id : stored)
+      if (ir::num_elements(node(id).shape) != B * M * N)
+        fail(label(id) + " (" + ir::shape_str(node(id).shape) + ") is not an epilogue of " + label(mm) + " " + ir::shape_str(s));
+    std::vector<Stmt> epilogue;
+    store_members(epilogue, stored, linear, [&](NodeId id) { return delinearize(linear, node(id).shape); });
+    if (as_loops) {
+      // for m, for n: acc = sum over k of a * b, then the epilogue.
+      epilogue.insert(epilogue.begin(), make_reduce(acc, ReduceOp::Sum, kv, K, k().binary(ExprOp::Mul, a, b)));
+      k().body.push_back(make_loop(mv, M, {make_loop(nv, N, std::move(epilogue))}));
+      return;
+    }
     GemmSpec gs;
     gs.M = M; gs.N = N; gs.K = K;
     gs.tile_m = tile_m; gs.tile_n = tile_n;
@@ -634,28 +661,13 @@ class GroupLowerer {
     gs.m0 = k().mul(k().mod(p, TM), tile_m);
     gs.n0 = k().mul(k().mod(k().div(p, TM), TN), tile_n);
     gs.b_key = k().div(p, TM);
-    gs.m = k().add_var("m", M);
-    gs.n = k().add_var("n", N);
-    gs.k = k().add_var("k", K);
-    gs.type = type_of(mm);
-    ExprId m = k().var(gs.m), nn = k().var(gs.n), kk = k().var(gs.k);
-    Idx ai = batch, bidx = batch, ci = batch;
-    ai.insert(ai.end(), {m, kk});
-    bidx.insert(bidx.end(), {kk, nn});
-    ci.insert(ci.end(), {m, nn});
-    gs.a = value(n.inputs[0], ai);
-    gs.b = value(n.inputs[1], bidx);
-    if (k().expr(gs.a).type != gs.type || k().expr(gs.b).type != gs.type) fail(label(mm) + ": operand types differ");
-    gs.acc = k().add_local("acc", gs.type);
-    points_[mm] = {ci, k().local(gs.acc)};
+    gs.m = mv; gs.n = nv; gs.k = kv;
+    gs.a = a; gs.b = b;
+    gs.acc = acc;
+    gs.type = type;
     Stmt st(StmtKind::Gemm);
     st.gemm = gs;
-    ExprId linear = linearize(ci, s);
-    std::vector<NodeId> stored = stored_members();
-    for (NodeId id : stored)
-      if (ir::num_elements(node(id).shape) != B * M * N)
-        fail(label(id) + " (" + ir::shape_str(node(id).shape) + ") is not an epilogue of " + label(mm) + " " + ir::shape_str(s));
-    store_members(st.body, stored, linear, [&](NodeId id) { return delinearize(linear, node(id).shape); });
+    st.body = std::move(epilogue);
     k().body.push_back(std::move(st));
   }
 

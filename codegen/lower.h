@@ -52,7 +52,13 @@ struct TargetInfo {
   // the CPU, where it lets them vectorize; not for CUDA, which maps a
   // kernel's one inner loop onto threads.
   bool split_loops = false;
-  std::string name() const;  // "v32-mr6-nr16-t8", "-rc" appended with recompute, "-sl" with split_loops
+  // Lower tiny matmuls (is_small_matmul: the attention's 4 x 4 scores over 4
+  // positions, and its 4 x 128 products with K = 4) as plain loops, for m,
+  // for n, a Reduce over k, instead of a Gemm tile: for the CPU, whose 6 x 16
+  // register tile would be mostly padding around packed operands. CUDA keeps
+  // its tiles.
+  bool small_matmuls_as_loops = false;
+  std::string name() const;  // "v32-mr6-nr16-t8", then "-rc", "-sl", "-sm" for the three above
 };
 
 struct LoweringFailure : std::runtime_error {
@@ -88,6 +94,9 @@ LoweredKernel lower_group(const LowerContext& ctx, const std::vector<ir::NodeId>
 // The output tile (rows x columns) of one parallel iteration of a matmul.
 void choose_gemm_tiles(const TargetInfo& target, int64_t batch, int64_t M, int64_t N, int64_t K, int64_t* tile_m,
                        int64_t* tile_n);
+
+// A matmul with at most 8 rows and at most 8 columns or a K of at most 8.
+bool is_small_matmul(int64_t M, int64_t N, int64_t K);
 
 // Into how many chunks of K a matmul's sum is split (split_k.h; 1 = not
 // split): a function of the shape and the target only, never of the thread

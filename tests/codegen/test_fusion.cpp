@@ -9,6 +9,7 @@
 #include "ir/autodiff.h"
 #include "ir/builder.h"
 #include "runtime/cpu_device.h"
+#include "runtime/cuda_device.h"
 #include "tests/codegen/harness.h"
 #include "tests/codegen/tiny_model.h"
 
@@ -197,6 +198,40 @@ TEST(Fusion, BatchedAttention) {
   output(att, "att");
   EXPECT_LE(kernel_count(g, true), 3u) << kernel_names(g);
   check_both(g, testing::random_inputs(g, 6), {2e-5, 1e-6});
+}
+
+TEST(Fusion, TinyMatmulsAreLoopsOnTheCpu) {
+  // Attention over 4 positions: 4 x 4 scores with K = 16, 4 x 16 products
+  // with K = 4, and their gradients. On the CPU they are loops with a
+  // Reduce over k (a 6 x 16 register tile would be mostly padding); a
+  // 64 x 64 x 64 matmul keeps its Gemm tile; CUDA keeps tiles for all.
+  Graph g;
+  Value q = input(g, "q", {6, 4, 16}, DType::F32, InputRole::Data);
+  Value k = input(g, "k", {6, 4, 16}, DType::F32, InputRole::Data);
+  Value v = input(g, "v", {6, 4, 16}, DType::F32, InputRole::Data);
+  Value dy = input(g, "dy", {6, 4, 16}, DType::F32, InputRole::Data);
+  Value x = input(g, "x", {64, 64}, DType::F32, InputRole::Data);
+  Value att = matmul(softmax(matmul(q, transpose(k)) * 0.25, -1), v);
+  output(att, "att");
+  auto grads = vjp(att, dy, std::vector<Value>{q, k, v});
+  for (size_t i = 0; i < grads.size(); ++i) output(grads[i], "d" + std::to_string(i));
+  output(matmul(x, x), "xx");
+  auto has_gemm = [](const codegen::Kernel& kernel) {
+    bool found = false;
+    codegen::for_each_stmt(kernel.body, [&](const codegen::Stmt& s) { found = found || s.kind == codegen::StmtKind::Gemm; });
+    return found;
+  };
+  int tiny = 0;
+  for (const auto& pk : runtime::cpu_plan(g, {}).kernels) {
+    if (pk.kernel.kind != "MM" && pk.kernel.kind != "BMM") continue;
+    const bool big = pk.kernel.shape_tag == "64x64x64";
+    tiny += !big;
+    EXPECT_EQ(has_gemm(pk.kernel), big) << codegen::to_text(pk.kernel);
+  }
+  EXPECT_GE(tiny, 5);  // q k^T, p v, and the gradients' products
+  for (const auto& pk : runtime::cuda_plan(g, {}).kernels)
+    if (pk.kernel.kind == "MM" || pk.kernel.kind == "BMM") EXPECT_TRUE(has_gemm(pk.kernel)) << pk.kernel.name;
+  check_both(g, testing::random_inputs(g, 6), {2e-5, 1e-5});  // sums of up to 64 products
 }
 
 TEST(Fusion, ArgmaxTwoReductionsInOneKernel) {
