@@ -76,8 +76,6 @@ void choose_gemm_tiles(const TargetInfo& target, int64_t batch, int64_t M, int64
 // against 2 M N K flops. (Chunks of 512, unblocked, measured slower on one
 // thread.) Small products are left alone: a second kernel costs more than
 // it saves.
-bool is_small_matmul(int64_t M, int64_t N, int64_t K) { return M <= 8 && (N <= 8 || K <= 8); }
-
 int64_t choose_k_split(const TargetInfo&, int64_t batch, int64_t M, int64_t N, int64_t K) {
   constexpr int64_t kMaxOutput = 64 * 1024, kMaxChunk = 1024;
   constexpr double kMinWork = 8e6;  // output elements x K
@@ -619,7 +617,7 @@ class GroupLowerer {
     ir::Shape batch_shape(s.begin(), s.end() - 2);
     int64_t B = ir::num_elements(batch_shape), M = s[r - 2], N = s[r - 1], K = node(n.inputs[0]).shape[r - 1];
     if (!is_float(type_of(mm))) fail(label(mm) + ": integer matmul is not supported by the code generator");
-    const bool as_loops = ctx_.target.small_matmuls_as_loops && is_small_matmul(M, N, K);
+    const bool as_loops = ctx_.target.small_matmuls_as_loops && is_small_matmul(B, M, N, K);
     int64_t tile_m = M, tile_n = N;
     if (!as_loops) choose_gemm_tiles(ctx_.target, B, M, N, K, &tile_m, &tile_n);
     int64_t TM = (M + tile_m - 1) / tile_m, TN = (N + tile_n - 1) / tile_n;
@@ -753,6 +751,10 @@ class GroupLowerer {
 };
 
 }  // namespace
+
+bool is_small_matmul(int64_t batch, int64_t M, int64_t N, int64_t K) {
+  return batch >= 16 && M <= 8 && (N <= 8 || (K <= 8 && N <= 1024));
+}
 
 LoweredKernel lower_group(const LowerContext& ctx, const std::vector<ir::NodeId>& members, int group) {
   return GroupLowerer(ctx, members, group).run();

@@ -95,8 +95,10 @@ LoweredKernel lower_group(const LowerContext& ctx, const std::vector<ir::NodeId>
 void choose_gemm_tiles(const TargetInfo& target, int64_t batch, int64_t M, int64_t N, int64_t K, int64_t* tile_m,
                        int64_t* tile_n);
 
-// A matmul with at most 8 rows and at most 8 columns or a K of at most 8.
-bool is_small_matmul(int64_t M, int64_t N, int64_t K);
+// A batched matmul (16 or more) with at most 8 rows and at most 8 columns,
+// or at most 1024 columns and a K of at most 8: the parallel loop runs over
+// the batch alone.
+bool is_small_matmul(int64_t batch, int64_t M, int64_t N, int64_t K);
 
 // Into how many chunks of K a matmul's sum is split (split_k.h; 1 = not
 // split): a function of the shape and the target only, never of the thread

@@ -50,23 +50,25 @@ int64_t change_point(Pred pred, int64_t extent) {
   return differs;
 }
 
-// The period m of a boundary that depends on v only through v mod m (and
-// v / m), as in rotate-half over the last axis of a loop that spans several
-// rows of it (`i mod 32 < 16`); 0 if there is none.
+// The period m of a boundary that depends on v only through v mod m, as in
+// rotate-half over the last axis of a loop that spans several rows of it
+// (`i mod 32 < 16`): after v = r * m + j it depends on j alone. 0 if none.
 int64_t period_of(const Kernel& k, const Expr& x, VarId v, int64_t extent) {
   if (x.op != ExprOp::Lt && x.op != ExprOp::Le && x.op != ExprOp::Min && x.op != ExprOp::Max) return 0;
   if (k.expr(x.a).type != ScalarType::Index) return 0;
   std::map<ExprId, int64_t> terms;
   linear_terms(k, x.a, 1, terms);
   linear_terms(k, x.b, -1, terms);
+  int64_t period = 0;
   for (auto [atom, coeff] : terms) {
+    if (coeff == 0) continue;
     const Expr& a = k.expr(atom);
-    if (coeff == 0 || a.op != ExprOp::Mod || !k.is_const(a.b)) continue;
-    const Expr& of = k.expr(a.a);
+    if (a.op != ExprOp::Mod || !k.is_const(a.b) || k.expr(a.a).op != ExprOp::Var || k.expr(a.a).ival != v) return 0;
     const int64_t m = k.const_int(a.b);
-    if (of.op == ExprOp::Var && of.ival == v && m > 1 && m < extent && extent % m == 0) return m;
+    if (period != 0 && m != period) return 0;
+    period = m;
   }
-  return 0;
+  return period > 1 && period < extent && extent % period == 0 ? period : 0;
 }
 
 class LoopSplitter {
@@ -96,14 +98,24 @@ class LoopSplitter {
     std::set<int64_t> cuts;
     std::vector<std::pair<int64_t, int64_t>> either;  // min/max: cut at .first or .second
     int64_t period = 0;
+    std::set<BufId> stored;
+    for (const Stmt& s : loop.body)
+      if (s.kind == StmtKind::Store) stored.insert(s.buffer);
     std::set<ExprId> seen;
     std::vector<ExprId> stack;
     for (const Stmt& s : loop.body) stack.insert(stack.end(), {s.value, s.index});
+    std::vector<Stmt> pieces;
     while (!stack.empty()) {
       const ExprId e = stack.back();
       stack.pop_back();
       if (e < 0 || !seen.insert(e).second) continue;
       const Expr& x = k_.expr(e);
+      // An update in place (a buffer loaded and stored) keeps one store
+      // index, which the planner's in-place check requires.
+      if (x.op == ExprOp::Load && stored.count(static_cast<BufId>(x.ival))) {
+        pieces.push_back(std::move(loop));
+        return pieces;
+      }
       Boundary b;
       if (boundary_of(k_, x, loop.var, &b)) {
         if (b.op == ExprOp::Lt || b.op == ExprOp::Le) {
@@ -120,10 +132,9 @@ class LoopSplitter {
     }
     for (auto [a, b] : either)
       if (!cuts.count(a) && !cuts.count(b)) cuts.insert(b);
-    std::vector<Stmt> pieces;
     if (cuts.empty() && period) {
       // v = outer * period + inner: the boundaries become boundaries of inner.
-      const std::string& name = k_.vars[static_cast<size_t>(loop.var)].name;
+      const std::string name = k_.vars[static_cast<size_t>(loop.var)].name;  // a copy: add_var grows vars
       const VarId outer = k_.add_var(name, loop.extent / period), inner = k_.add_var(name, period);
       Substitution sub{loop.var, k_.add(k_.mul(k_.var(outer), period), k_.var(inner)), 0, loop.extent};
       Stmt nest = make_loop(inner, period, substitute(sub, loop.body));

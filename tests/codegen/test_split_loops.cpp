@@ -193,6 +193,23 @@ TEST(SplitLoops, CutsWhereComparesAndClampsChange) {
   EXPECT_EQ(store_index(k.body[2]), k.add(k.var(k.body[2].var), k.index(13)));
 }
 
+TEST(SplitLoops, DecreasingDifferenceCutsToo) {
+  // out[i] = 10 < i ? a[i] : 0: the operands' difference 10 - i falls with i.
+  Kernel k;
+  BufId a = k.add_buffer("a", ScalarType::F32, 16), out = k.add_buffer("out", ScalarType::F32, 16);
+  k.parallel_var = k.add_var("p", 1);
+  VarId i = k.add_var("i", 16);
+  ExprId I = k.var(i);
+  ExprId value = k.select(k.binary(ExprOp::Lt, k.index(10), I), k.load(a, I), k.constant(ScalarType::F32, 0));
+  k.body.push_back(make_loop(i, 16, {make_store(out, I, value)}));
+  split_loops_at_boundaries(k);
+  SCOPED_TRACE(to_text(k));
+  EXPECT_EQ(top_loop_extents(k), (std::vector<int64_t>{11, 5}));
+  EXPECT_FALSE(has_select_or_clamp(k));
+  ASSERT_EQ(k.body.size(), 2u);
+  EXPECT_EQ(k.body[0].body[0].value, k.constant(ScalarType::F32, 0));
+}
+
 TEST(SplitLoops, LeavesLoopsItCannotCutCleanly) {
   Kernel k;
   BufId a = k.add_buffer("a", ScalarType::F32, 64), out = k.add_buffer("out", ScalarType::F32, 64);
@@ -209,6 +226,13 @@ TEST(SplitLoops, LeavesLoopsItCannotCutCleanly) {
   for (int64_t cut : {2, 5, 9, 12})
     many = k.select(k.binary(ExprOp::Lt, J, k.index(cut)), k.load(a, k.add(row, J)), many);
   k.body.push_back(make_loop(j, 16, {make_store(out, k.add(row, J), many)}));
+  // An update in place (loads and stores one buffer) keeps its one store
+  // index, which the planner's in-place check needs.
+  VarId u = k.add_var("u", 16);
+  ExprId U = k.var(u);
+  ExprId updated = k.select(k.binary(ExprOp::Lt, U, k.index(8)), k.binary(ExprOp::Mul, k.load(out, k.add(row, U)), k.load(a, U)),
+                            k.load(out, k.add(row, U)));
+  k.body.push_back(make_loop(u, 16, {make_store(out, k.add(row, U), updated)}));
   const std::string before = to_text(k);
   split_loops_at_boundaries(k);
   EXPECT_EQ(to_text(k), before);

@@ -8,8 +8,8 @@ set xlabel 'task.kind / optimizer.kind' noenhanced
 set ylabel 'grokking epoch' noenhanced
 set grid ytics lc rgb '#dddddd'
 set boxwidth 0.5 absolute
-set xrange [0.4:10.6]
-set xtics ('add/adamw' 1, 'add/muon' 2, 'div/adamw' 3, 'div/muon' 4, 'exp/adamw' 5, 'exp/muon' 6, 'mul/adamw' 7, 'mul/muon' 8, 'sub/adamw' 9, 'sub/muon' 10) rotate by -35
+set xrange [0.4:14.6]
+set xtics ('add/adamw' 1, 'add/muon' 2, 'div/adamw' 3, 'div/muon' 4, 'exp/adamw' 5, 'exp/muon' 6, 'gcd/adamw' 7, 'gcd/muon' 8, 'mul/adamw' 9, 'mul/muon' 10, 'parity/adamw' 11, 'parity/muon' 12, 'sub/adamw' 13, 'sub/muon' 14) rotate by -35
 set key outside top center horizontal
 set offsets 0, 0, graph 0.06, graph 0.06  # keep points at the cap off the frame
 
@@ -18,7 +18,8 @@ set termoption noenhanced
 set output 'box-softmax.svg'
 plot 'box-softmax.dat' index 0 using 1:3:2:6:5:7 with candlesticks whiskerbars 0.5 lc rgb variable lw 1.5 fs solid 0.25 notitle, \
      'box-softmax.dat' index 0 using 1:4:4:4:4:7 with candlesticks lc rgb variable lw 2.5 notitle, \
-     'box-softmax.dat' index 1 using 1:2 with points pt 7 ps 0.6 lc rgb '#333333' title 'grokked'
+     'box-softmax.dat' index 1 using 1:2 with points pt 7 ps 0.6 lc rgb '#333333' title 'grokked', \
+     'box-softmax.dat' index 2 using 1:2 with points pt 9 ps 1.1 lc rgb '#d62728' title 'censored (at the epoch it stopped)'
 if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {
   set terminal pngcairo size 800,500 font 'sans,10' background rgb 'white'
 } else {
@@ -28,5 +29,6 @@ set termoption noenhanced
 set output 'box-softmax.png'
 plot 'box-softmax.dat' index 0 using 1:3:2:6:5:7 with candlesticks whiskerbars 0.5 lc rgb variable lw 1.5 fs solid 0.25 notitle, \
      'box-softmax.dat' index 0 using 1:4:4:4:4:7 with candlesticks lc rgb variable lw 2.5 notitle, \
-     'box-softmax.dat' index 1 using 1:2 with points pt 7 ps 0.6 lc rgb '#333333' title 'grokked'
+     'box-softmax.dat' index 1 using 1:2 with points pt 7 ps 0.6 lc rgb '#333333' title 'grokked', \
+     'box-softmax.dat' index 2 using 1:2 with points pt 9 ps 1.1 lc rgb '#d62728' title 'censored (at the epoch it stopped)'
 set output

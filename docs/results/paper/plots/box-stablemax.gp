@@ -8,8 +8,8 @@ set xlabel 'task.kind / optimizer.kind' noenhanced
 set ylabel 'grokking epoch' noenhanced
 set grid ytics lc rgb '#dddddd'
 set boxwidth 0.5 absolute
-set xrange [0.4:9.6]
-set xtics ('add/adamw' 1, 'add/muon' 2, 'div/adamw' 3, 'div/muon' 4, 'exp/adamw' 5, 'mul/adamw' 6, 'mul/muon' 7, 'sub/adamw' 8, 'sub/muon' 9) rotate by -35
+set xrange [0.4:14.6]
+set xtics ('add/adamw' 1, 'add/muon' 2, 'div/adamw' 3, 'div/muon' 4, 'exp/adamw' 5, 'exp/muon' 6, 'gcd/adamw' 7, 'gcd/muon' 8, 'mul/adamw' 9, 'mul/muon' 10, 'parity/adamw' 11, 'parity/muon' 12, 'sub/adamw' 13, 'sub/muon' 14) rotate by -35
 set key outside top center horizontal
 set offsets 0, 0, graph 0.06, graph 0.06  # keep points at the cap off the frame
 
