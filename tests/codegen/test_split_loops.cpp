@@ -4,6 +4,7 @@
 // the unsplit loop's (up to FMA contraction: a last-bit difference).
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <set>
 #include <string>
 
@@ -165,19 +166,31 @@ TEST(SplitLoops, PadIsCutAtBothEdges) {
   check_split_keeps_results(g);
 }
 
+// A hand-built kernel: one loop over i in [0, n) storing out[i] = value(i),
+// split.
+struct OneLoop {
+  Kernel k;
+  BufId a = -1, out = -1;
+  OneLoop(int64_t n, const std::function<ExprId(Kernel&, BufId a, ExprId i)>& value) {
+    a = k.add_buffer("a", ScalarType::F32, n);
+    out = k.add_buffer("out", ScalarType::F32, n);
+    k.parallel_var = k.add_var("p", 1);
+    VarId i = k.add_var("i", n);
+    ExprId I = k.var(i);
+    k.body.push_back(make_loop(i, n, {make_store(out, I, value(k, a, I))}));
+    split_loops_at_boundaries(k);
+  }
+};
+
 // A hand-built loop: out[i] = i < 7 ? a[min(i, 6)] : a[max(i - 12, 0)].
 // The compare cuts at 7; min(i, 6) may cut at 6 or 7 (equal operands at 6)
 // and takes 7; max(i - 12, 0) cuts at 12 or 13 and takes 13.
 TEST(SplitLoops, CutsWhereComparesAndClampsChange) {
-  Kernel k;
-  BufId a = k.add_buffer("a", ScalarType::F32, 20), out = k.add_buffer("out", ScalarType::F32, 20);
-  k.parallel_var = k.add_var("p", 1);
-  VarId i = k.add_var("i", 20);
-  ExprId I = k.var(i);
-  ExprId value = k.select(k.binary(ExprOp::Lt, I, k.index(7)), k.load(a, k.binary(ExprOp::Min, I, k.index(6))),
-                          k.load(a, k.binary(ExprOp::Max, k.add(I, k.index(-12)), k.index(0))));
-  k.body.push_back(make_loop(i, 20, {make_store(out, I, value)}));
-  split_loops_at_boundaries(k);
+  OneLoop loop(20, [](Kernel& k, BufId a, ExprId I) {
+    return k.select(k.binary(ExprOp::Lt, I, k.index(7)), k.load(a, k.binary(ExprOp::Min, I, k.index(6))),
+                    k.load(a, k.binary(ExprOp::Max, k.add(I, k.index(-12)), k.index(0))));
+  });
+  Kernel& k = loop.k;
   SCOPED_TRACE(to_text(k));
   EXPECT_EQ(top_loop_extents(k), (std::vector<int64_t>{7, 6, 7}));
   EXPECT_FALSE(has_select_or_clamp(k));
@@ -195,14 +208,10 @@ TEST(SplitLoops, CutsWhereComparesAndClampsChange) {
 
 TEST(SplitLoops, DecreasingDifferenceCutsToo) {
   // out[i] = 10 < i ? a[i] : 0: the operands' difference 10 - i falls with i.
-  Kernel k;
-  BufId a = k.add_buffer("a", ScalarType::F32, 16), out = k.add_buffer("out", ScalarType::F32, 16);
-  k.parallel_var = k.add_var("p", 1);
-  VarId i = k.add_var("i", 16);
-  ExprId I = k.var(i);
-  ExprId value = k.select(k.binary(ExprOp::Lt, k.index(10), I), k.load(a, I), k.constant(ScalarType::F32, 0));
-  k.body.push_back(make_loop(i, 16, {make_store(out, I, value)}));
-  split_loops_at_boundaries(k);
+  OneLoop loop(16, [](Kernel& k, BufId a, ExprId I) {
+    return k.select(k.binary(ExprOp::Lt, k.index(10), I), k.load(a, I), k.constant(ScalarType::F32, 0));
+  });
+  Kernel& k = loop.k;
   SCOPED_TRACE(to_text(k));
   EXPECT_EQ(top_loop_extents(k), (std::vector<int64_t>{11, 5}));
   EXPECT_FALSE(has_select_or_clamp(k));
