@@ -1,6 +1,7 @@
 #include "codegen/split_loops.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <unordered_map>
 
@@ -18,15 +19,23 @@ struct Boundary {
   bool holds(int64_t v) const { return op == ExprOp::Lt ? d(v) < 0 : d(v) <= 0; }
 };
 
-bool boundary_of(const Kernel& k, const Expr& x, VarId v, Boundary* out) {
+// For a compare, min or max of index expressions, the difference of its
+// operands as coefficient per atom (zeros dropped) plus *offset; false for
+// any other expression.
+bool operand_difference(const Kernel& k, const Expr& x, std::map<ExprId, int64_t>* terms, int64_t* offset) {
   if (x.op != ExprOp::Lt && x.op != ExprOp::Le && x.op != ExprOp::Min && x.op != ExprOp::Max) return false;
   if (k.expr(x.a).type != ScalarType::Index) return false;
+  linear_terms(k, x.a, 1, *terms, offset);
+  linear_terms(k, x.b, -1, *terms, offset);
+  std::erase_if(*terms, [](const auto& term) { return term.second == 0; });
+  return true;
+}
+
+bool boundary_of(const Kernel& k, const Expr& x, VarId v, Boundary* out) {
   std::map<ExprId, int64_t> terms;
   int64_t offset = 0, slope = 0;
-  linear_terms(k, x.a, 1, terms, &offset);
-  linear_terms(k, x.b, -1, terms, &offset);
+  if (!operand_difference(k, x, &terms, &offset)) return false;
   for (auto [atom, coeff] : terms) {
-    if (coeff == 0) continue;
     const Expr& a = k.expr(atom);
     if (a.op != ExprOp::Var || a.ival != v) return false;
     slope += coeff;
@@ -54,14 +63,10 @@ int64_t change_point(Pred pred, int64_t extent) {
 // rotate-half over the last axis of a loop that spans several rows of it
 // (`i mod 32 < 16`): after v = r * m + j it depends on j alone. 0 if none.
 int64_t period_of(const Kernel& k, const Expr& x, VarId v, int64_t extent) {
-  if (x.op != ExprOp::Lt && x.op != ExprOp::Le && x.op != ExprOp::Min && x.op != ExprOp::Max) return 0;
-  if (k.expr(x.a).type != ScalarType::Index) return 0;
   std::map<ExprId, int64_t> terms;
-  linear_terms(k, x.a, 1, terms);
-  linear_terms(k, x.b, -1, terms);
-  int64_t period = 0;
+  int64_t offset = 0, period = 0;
+  if (!operand_difference(k, x, &terms, &offset)) return 0;
   for (auto [atom, coeff] : terms) {
-    if (coeff == 0) continue;
     const Expr& a = k.expr(atom);
     if (a.op != ExprOp::Mod || !k.is_const(a.b) || k.expr(a.a).op != ExprOp::Var || k.expr(a.a).ival != v) return 0;
     const int64_t m = k.const_int(a.b);

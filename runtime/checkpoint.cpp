@@ -39,11 +39,9 @@ std::vector<Expected> expected_tensors(const StepGraphs& graphs) {
 
 std::string shape_text(const std::vector<int64_t>& s) { return ir::shape_str(s); }
 
-}  // namespace
-
 // xxh3 of every tensor's name and bytes, in the program's order: a changed
 // byte (a disk error, an edit) is caught on load, not trained on.
-static std::string tensor_checksum(const std::vector<const NamedTensor*>& tensors) {
+std::string tensor_checksum(const std::vector<const NamedTensor*>& tensors) {
   std::string names_and_hashes;
   for (const NamedTensor* t : tensors) {
     const uint64_t h = llvm::xxh3_64bits(llvm::ArrayRef<uint8_t>(t->bytes.data(), t->bytes.size()));
@@ -53,6 +51,8 @@ static std::string tensor_checksum(const std::vector<const NamedTensor*>& tensor
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(llvm::xxh3_64bits(names_and_hashes)));
   return std::string("xxh3:") + hex;
 }
+
+}  // namespace
 
 void save_checkpoint_file(const std::string& path, const CheckpointState& state, const StepGraphs& graphs,
                           const PersistentBuffers& buffers) {

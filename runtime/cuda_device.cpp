@@ -394,7 +394,7 @@ std::unique_ptr<Device> make_cuda_device(const CudaDeviceOptions& options) {
 
 codegen::TargetInfo cuda_target_info() {
   codegen::TargetInfo t;
-  t.recompute = recompute_setting() == "on";  // not measured on a GPU yet (docs/benchmarks.md)
+  t.recompute = recompute_enabled();  // not measured on a GPU yet (docs/benchmarks.md)
   return t;
 }
 

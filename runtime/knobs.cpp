@@ -318,7 +318,7 @@ bool cache_disabled() { return knob_bool(knob::kNoCache); }
 int thread_count_setting() { return static_cast<int>(knob_int(knob::kThreads)); }
 bool fusion_enabled() { return knob_enum(knob::kFusion) == "on"; }
 std::string backend_setting() { return knob_enum(knob::kBackend); }
-std::string recompute_setting() { return knob_enum(knob::kRecompute); }
+bool recompute_enabled() { return knob_enum(knob::kRecompute) == "on"; }
 bool split_loops_enabled() { return knob_enum(knob::kSplitLoops) == "on"; }
 
 }  // namespace grokjit::runtime

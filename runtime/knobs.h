@@ -89,7 +89,7 @@ bool cache_disabled();         // GROKJIT_NO_CACHE
 int thread_count_setting();    // GROKJIT_THREADS, 0 = all cores
 bool fusion_enabled();         // GROKJIT_FUSION == "on"
 std::string backend_setting(); // GROKJIT_BACKEND: cpu|cuda|auto|reference
-std::string recompute_setting();  // GROKJIT_RECOMPUTE: on|off
-bool split_loops_enabled();        // GROKJIT_SPLIT_LOOPS == "on"
+bool recompute_enabled();      // GROKJIT_RECOMPUTE == "on"
+bool split_loops_enabled();    // GROKJIT_SPLIT_LOOPS == "on"
 
 }  // namespace grokjit::runtime

@@ -162,12 +162,22 @@ TEST(Trainer, EvalEveryEvaluatesOnlyThoseEpochsAndTheLast) {
   fs::remove_all(dir);
 }
 
+// A finished one-epoch run of tiny_config() in a fresh directory, on the
+// reference device.
+struct OneEpochRun {
+  fs::path dir;
+  std::unique_ptr<Device> device = make_reference_device();
+  RunConfig config = tiny_config();
+  explicit OneEpochRun(const std::string& name) : dir(fresh_dir(name)) {
+    config.train.max_epochs = 1;
+    train(config, *device, quiet_options(dir));
+  }
+};
+
 TEST(Trainer, NanLossStopsWithDivergedAndKeepsLastCheckpoint) {
-  fs::path dir = fresh_dir("nan");
-  auto device = make_reference_device();
-  RunConfig good = tiny_config();
-  good.train.max_epochs = 1;
-  train(good, *device, quiet_options(dir));
+  OneEpochRun run("nan");
+  const fs::path& dir = run.dir;
+  auto& device = run.device;
   std::ifstream before_in(dir / "checkpoint.safetensors", std::ios::binary);
   std::string before((std::istreambuf_iterator<char>(before_in)), {});
 
@@ -190,11 +200,10 @@ TEST(Trainer, NanLossStopsWithDivergedAndKeepsLastCheckpoint) {
 }
 
 TEST(Trainer, ResumeFromCorruptCheckpointNamesTheFile) {
-  fs::path dir = fresh_dir("corrupt");
-  auto device = make_reference_device();
-  RunConfig config = tiny_config();
-  config.train.max_epochs = 1;
-  train(config, *device, quiet_options(dir));
+  OneEpochRun run("corrupt");
+  const fs::path& dir = run.dir;
+  auto& device = run.device;
+  const RunConfig& config = run.config;
   fs::resize_file(dir / "checkpoint.safetensors", fs::file_size(dir / "checkpoint.safetensors") / 2);
   TrainOptions o = quiet_options(dir);
   o.resume = true;
@@ -206,11 +215,10 @@ TEST(Trainer, ResumeFromCorruptCheckpointNamesTheFile) {
 // checksum, an edited position is not one the run reaches; one written
 // before checksums existed still resumes.
 TEST(Trainer, ResumeChecksTheCheckpointsBytesAndPosition) {
-  fs::path dir = fresh_dir("tampered");
-  auto device = make_reference_device();
-  RunConfig config = tiny_config();
-  config.train.max_epochs = 1;
-  train(config, *device, quiet_options(dir));
+  OneEpochRun run("tampered");
+  const fs::path& dir = run.dir;
+  auto& device = run.device;
+  const RunConfig& config = run.config;
   const std::string file = (dir / "checkpoint.safetensors").string();
   const SafetensorsContents written = load_safetensors(file);
   ASSERT_TRUE(written.metadata.count("grokjit.checksum"));
@@ -245,11 +253,10 @@ TEST(Trainer, ResumeChecksTheCheckpointsBytesAndPosition) {
 }
 
 TEST(Trainer, ResumeWithADifferentConfigIsRefused) {
-  fs::path dir = fresh_dir("otherconfig");
-  auto device = make_reference_device();
-  RunConfig config = tiny_config();
-  config.train.max_epochs = 1;
-  train(config, *device, quiet_options(dir));
+  OneEpochRun run("otherconfig");
+  const fs::path& dir = run.dir;
+  auto& device = run.device;
+  const RunConfig& config = run.config;
   RunConfig other = config;
   other.optimizer.adam.lr = 0.5;
   TrainOptions o = quiet_options(dir);
