@@ -364,11 +364,12 @@ class Scheduler {
   // ---- rematerialization
   // A cheap elementwise value (sigmoid(g) and silu(g) kept for the backward
   // pass of a gated MLP) that other kernels read is stored by its kernel and
-  // loaded by each reader: 8+ bytes per element of memory traffic. Where every
-  // reading kernel already reads what the value is computed from (g), it
-  // computes the value itself instead, for a few vector instructions and no
-  // traffic. Applied per value, kept only where every affected kernel still
-  // lowers to one loop nest.
+  // loaded by each reader: 8+ bytes per element of memory traffic. The
+  // readers can compute it instead from what it is computed from (g). Values
+  // computed from the same owned values are weighed together (silu(g) and
+  // sigmoid(g): two stores and two loads saved for one store and one load of
+  // g), and recomputed where that moves fewer bytes and every affected kernel
+  // still lowers to one loop nest.
   static constexpr int kRecomputeBudget = 8;  // one transcendental
 
   void recompute_instead_of_storing() {
@@ -376,43 +377,93 @@ class Scheduler {
     for (size_t u = 0; u < g_.size(); ++u)
       for (NodeId in : std::set<NodeId>(node(static_cast<NodeId>(u)).inputs.begin(), node(static_cast<NodeId>(u)).inputs.end()))
         users[static_cast<size_t>(in)].push_back(static_cast<NodeId>(u));
-    for (size_t i = 0; i < g_.size(); ++i) {
-      const NodeId x = static_cast<NodeId>(i);
-      if (!recomputable(x, users)) continue;
-      const int home = s_.owner[i];
-      std::set<int> reading_groups;
-      for (NodeId r : readers_[i])
-        if (s_.owner[static_cast<size_t>(r)] != home) reading_groups.insert(s_.owner[static_cast<size_t>(r)]);
-      if (reading_groups.empty()) continue;  // read inside its own kernel only: nothing is stored
-      bool no_new_reads = true;
-      for (int G : reading_groups) no_new_reads = no_new_reads && group_reads_all(G, deps_[i]);
-      if (!no_new_reads) continue;
-      // Tentatively inline x everywhere; undo unless every affected kernel lowers.
-      const Snapshot before{s_.owner, s_.groups[static_cast<size_t>(home)], deps_, readers_};
-      unown(x);
+    std::vector<NodeId> candidates;
+    for (size_t i = 0; i < g_.size(); ++i)
+      if (recomputable(static_cast<NodeId>(i), users)) candidates.push_back(static_cast<NodeId>(i));
+    std::vector<bool> tried(g_.size(), false);
+    for (NodeId x : candidates) {
+      if (tried[static_cast<size_t>(x)] || !recomputable(x, users)) continue;  // (earlier bundles change costs)
+      const std::vector<NodeId> from = deps_[static_cast<size_t>(x)];
+      std::vector<NodeId> bundle;  // the candidates computed from exactly these values
+      for (NodeId y : candidates)
+        if (!tried[static_cast<size_t>(y)] && deps_[static_cast<size_t>(y)] == from && recomputable(y, users)) {
+          bundle.push_back(y);
+          tried[static_cast<size_t>(y)] = true;
+        }
+      const std::set<int> reading_groups = groups_reading_outside_home(bundle);
+      if (reading_groups.empty()) continue;  // read inside their own kernels only: nothing is stored
+      if (traffic_change(bundle, from, reading_groups) >= 0) {
+        s_.rejected.push_back("not recomputed " + names(bundle) + " in " + std::to_string(reading_groups.size()) +
+                              " reading kernel(s): it would not move fewer bytes");
+        continue;
+      }
+      // Tentatively inline the bundle everywhere; undo unless every affected kernel lowers.
+      const Snapshot before{s_.owner, s_.groups, deps_, readers_};
+      std::set<int> affected = reading_groups;
+      for (NodeId y : bundle) {
+        affected.insert(s_.owner[static_cast<size_t>(y)]);
+        unown(y);
+      }
       std::string why;
-      reading_groups.insert(home);
-      for (int G : reading_groups)
+      for (int G : affected)
         if (why.empty() && !s_.groups[static_cast<size_t>(G)].empty()) why = try_lower(s_.owner, s_.groups[static_cast<size_t>(G)], G);
       if (!why.empty()) {
         s_.owner = before.owner;
-        s_.groups[static_cast<size_t>(home)] = before.home_members;
+        s_.groups = before.groups;
         deps_ = before.deps;
         readers_ = before.readers;
-        owned_[i] = true;
-        s_.rejected.push_back("not recomputed %" + std::to_string(x) + " " + std::string(ir::op_name(node(x).op)) +
-                              " in its readers: " + why);
+        for (NodeId y : bundle) owned_[static_cast<size_t>(y)] = true;
+        s_.rejected.push_back("not recomputed " + names(bundle) + " in its readers: " + why);
         continue;
       }
-      s_.fused.push_back("recomputed %" + std::to_string(x) + " " + std::string(ir::op_name(node(x).op)) + " in " +
-                         std::to_string(reading_groups.size() - 1) + " reading kernel(s) instead of storing it");
+      s_.fused.push_back("recomputed " + names(bundle) + " in " + std::to_string(reading_groups.size()) +
+                         " reading kernel(s) instead of storing " + (bundle.size() > 1 ? "them" : "it"));
     }
+  }
+
+  std::string names(const std::vector<NodeId>& values) const {
+    std::string r;
+    for (NodeId v : values) r += (r.empty() ? "%" : ", %") + std::to_string(v) + " " + std::string(ir::op_name(node(v).op));
+    return r;
+  }
+
+  // Kernels other than a value's own that read it.
+  std::set<int> groups_reading_outside_home(const std::vector<NodeId>& values) const {
+    std::set<int> r;
+    for (NodeId x : values)
+      for (NodeId reader : readers_[static_cast<size_t>(x)])
+        if (s_.owner[static_cast<size_t>(reader)] != s_.owner[static_cast<size_t>(x)]) r.insert(s_.owner[static_cast<size_t>(reader)]);
+    return r;
+  }
+
+  // Is an owned value written to memory (a result, or read by another kernel)?
+  bool stored(NodeId v) const { return roots_[static_cast<size_t>(v)] || !groups_reading_outside_home({v}).empty(); }
+
+  // Elements stored plus loaded per step after recomputing `bundle` (computed
+  // from `from`) in `reading_groups`, minus before: negative saves traffic.
+  int64_t traffic_change(const std::vector<NodeId>& bundle, const std::vector<NodeId>& from,
+                         const std::set<int>& reading_groups) const {
+    auto elements = [&](NodeId v) { return ir::num_elements(node(v).shape); };
+    int64_t change = 0;
+    for (int G : reading_groups) {
+      for (NodeId d : from)
+        if (!group_reads_all(G, {d})) change += elements(d);  // a new load
+      for (NodeId x : bundle)
+        if (group_reads_all(G, {x})) change -= elements(x);  // a load saved
+    }
+    for (NodeId x : bundle)
+      if (stored(x)) change -= elements(x);  // a store saved
+    for (NodeId d : from) {
+      bool read_elsewhere = false;
+      for (int G : reading_groups) read_elsewhere = read_elsewhere || G != s_.owner[static_cast<size_t>(d)];
+      if (!stored(d) && read_elsewhere) change += elements(d);  // a new store
+    }
+    return change;
   }
 
   struct Snapshot {
     std::vector<int> owner;
-    std::vector<NodeId> home_members;
-    std::vector<std::vector<NodeId>> deps, readers;
+    std::vector<std::vector<NodeId>> groups, deps, readers;
   };
 
   // An owned elementwise value that is cheap to compute again from owned

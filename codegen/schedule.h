@@ -13,10 +13,10 @@
 //    on a path between them. This puts softmax, RMSNorm and cross-entropy
 //    (forward and backward) in one row kernel each, and elementwise
 //    epilogues into matmuls.
-// 2b. Recomputation (fusion on, TargetInfo::recompute). A cheap elementwise
-//    value another kernel reads (sigmoid(g) kept for silu') is inlined into
-//    its readers instead, where each already reads what it is computed from:
-//    arithmetic instead of a store and loads.
+// 2b. Recomputation (fusion on, TargetInfo::recompute). Cheap elementwise
+//    values other kernels read (silu(g) and the sigmoid(g) of silu') are
+//    inlined into their readers instead, where that stores and loads fewer
+//    elements (loading g instead of both): arithmetic instead of traffic.
 // 3. Horizontal fusion (fusion on). Independent elementwise groups of the
 //    same shape that compute parameter/state updates merge into one kernel
 //    (optimizer updates of many tensors in few launches).

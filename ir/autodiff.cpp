@@ -56,8 +56,11 @@ Value unary_grad(Op op, Value x, Value y, Value gy) {
     case Op::Sign: return zeros_like(gy);
     case Op::Relu: return where(gt(x, zeros_like(x)), gy, zeros_like(gy));
     case Op::Silu: {
+      // silu' = s + x s (1 - s) = s + y (1 - s): written with y, the
+      // backward pass reads y (kept anyway, a gated MLP multiplies by it)
+      // instead of x, so the forward pass need not store x.
       Value s = sigmoid(x);
-      return gy * s * (1.0 + x * (1.0 - s));
+      return gy * (s + y * (1.0 - s));
     }
     case Op::Sigmoid: return gy * y * (1.0 - y);
     case Op::Tanh: return gy * (1.0 - square(y));

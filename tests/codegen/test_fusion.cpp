@@ -141,14 +141,17 @@ struct ScopedRecompute : testing::ScopedEnv {
   explicit ScopedRecompute(const char* value) : ScopedEnv("GROKJIT_RECOMPUTE", value) {}
 };
 
-Graph gated_mlp_with_backward() {
+// A gated MLP and its backward pass; *gate is set to the gate's matmul.
+Graph gated_mlp_with_backward(NodeId* gate) {
   Graph g;
   Value x = input(g, "x", {96, 32}, DType::F32, InputRole::Data);
   Value wg = input(g, "wg", {48, 32}, DType::F32, InputRole::Param);
   Value wu = input(g, "wu", {48, 32}, DType::F32, InputRole::Param);
   Value wd = input(g, "wd", {32, 48}, DType::F32, InputRole::Param);
   Value dy = input(g, "dy", {96, 32}, DType::F32, InputRole::Data);
-  Value h = silu(matmul(x, transpose(wg))) * matmul(x, transpose(wu));
+  Value gate_value = matmul(x, transpose(wg));
+  *gate = gate_value.id();
+  Value h = silu(gate_value) * matmul(x, transpose(wu));
   Value y = matmul(h, transpose(wd));
   output(y, "y");
   auto grads = vjp(y, dy, std::vector<Value>{x, wg, wu, wd});
@@ -156,21 +159,56 @@ Graph gated_mlp_with_backward() {
   return g;
 }
 
+bool stores_node(const Graph& g, NodeId id) {
+  const std::string prefix = "%" + std::to_string(id) + " ";
+  for (const auto& name : stored_values(g))
+    if (name.rfind(prefix, 0) == 0) return true;
+  return false;
+}
+
+std::string stored_list(const Graph& g) {
+  std::string r;
+  for (const auto& name : stored_values(g)) r += name + ", ";
+  return r;
+}
+
 TEST(Fusion, GatedMlpBackwardRecomputesSigmoidInsteadOfStoringIt) {
-  // silu(gate) and the sigmoid autodiff adds for silu' are read by the
-  // backward matmul's epilogue, which reads gate itself anyway: with
-  // recomputation on it computes them again instead of loading stored copies.
-  Graph g = gated_mlp_with_backward();
+  // The backward matmul's epilogue reads silu(gate) (the gate product's
+  // derivative) and the sigmoid(gate) autodiff adds for silu' = s + silu (1 - s).
+  // By default both are stored and the gate is not. With recomputation on,
+  // loading the gate and computing both again moves fewer bytes than loading
+  // both: the gate is stored instead of them.
+  NodeId gate = -1;
+  Graph g = gated_mlp_with_backward(&gate);
   {
     ScopedRecompute on("on");
-    std::string stored;
-    for (const auto& name : stored_values(g)) stored += name + ", ";
-    EXPECT_FALSE(stores_op(g, "sigmoid")) << stored;
-    EXPECT_FALSE(stores_op(g, "silu")) << stored;
+    EXPECT_FALSE(stores_op(g, "sigmoid")) << stored_list(g);
+    EXPECT_FALSE(stores_op(g, "silu")) << stored_list(g);
+    EXPECT_TRUE(stores_node(g, gate)) << stored_list(g);
     check_both(g, testing::random_inputs(g, 16, {}, {-0.5, 0.5}), {1e-4, 1e-4});  // sums of 32-48 products
   }
   ScopedRecompute off("off");  // the default: stored
-  EXPECT_TRUE(stores_op(g, "sigmoid"));
+  EXPECT_TRUE(stores_op(g, "sigmoid")) << stored_list(g);
+  EXPECT_TRUE(stores_op(g, "silu")) << stored_list(g);
+  EXPECT_FALSE(stores_node(g, gate)) << stored_list(g);
+}
+
+TEST(Fusion, RecomputingMustMoveFewerBytes) {
+  // A chain of 8 cheap ops of two matmuls a and b (as costly as one
+  // transcendental: stored, since two kernels read it), read by kernels that
+  // read neither a nor b: computing it there would load both (and store one
+  // more) to save one load and one store, so it stays stored.
+  ScopedRecompute on("on");
+  Graph g;
+  Value x = input(g, "x", {64, 32}, DType::F32, InputRole::Data);
+  Value w1 = input(g, "w1", {32, 32}, DType::F32, InputRole::Param);
+  Value w2 = input(g, "w2", {32, 32}, DType::F32, InputRole::Param);
+  Value a = matmul(x, w1), b = matmul(x, w2);
+  Value s = (((((((a + b) * a) - b) * b) + a) * a) - b) * b;
+  output(sum(s * x, {-1}), "r");
+  output(sum(s, {0}), "q");
+  EXPECT_TRUE(stores_node(g, s.id())) << stored_list(g);
+  check_both(g, testing::random_inputs(g, 18, {}, {-0.5, 0.5}), {2e-5, 1e-5});
 }
 
 TEST(Fusion, MatmulOperandStaysStored) {
