@@ -12,7 +12,7 @@ namespace grokjit::codegen {
 
 std::string TargetInfo::name() const {
   return "v" + std::to_string(vector_bytes) + "-mr" + std::to_string(gemm_mr) + "-nr" + std::to_string(gemm_nr) + "-t" +
-         std::to_string(gemm_parallel_tiles) + (recompute ? "-rc" : "") + (split_loops ? "-sl" : "") +
+         std::to_string(gemm_parallel_tiles) + (threads > 1 ? "-j" + std::to_string(threads) : "") + (recompute ? "-rc" : "") + (split_loops ? "-sl" : "") +
          (small_matmuls_as_loops ? "-sm" : "");
 }
 
@@ -38,7 +38,9 @@ int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 // column tile and B once per row tile, so among tilings with enough
 // iterations for the threads (target.gemm_parallel_tiles when the shape
 // allows) pick the one that moves the fewest operand elements: tiles shaped
-// like the output.
+// like the output. With several threads, only among those whose busiest
+// thread (tiles claimed in turn) has at most kBalanceSlack more work than
+// the best-balanced tiling's.
 void choose_gemm_tiles(const TargetInfo& target, int64_t batch, int64_t M, int64_t N, int64_t K, int64_t* tm, int64_t* tn) {
   const int64_t mr = target.gemm_mr, nr = target.gemm_nr;
   // The microkernel re-reads the tile's B block (K, or 256 when K is
@@ -46,26 +48,37 @@ void choose_gemm_tiles(const TargetInfo& target, int64_t batch, int64_t M, int64
   // L2 (64K elements), or the re-reads come from L3.
   const int64_t k_block = K > 512 ? 256 : std::max<int64_t>(K, 1);  // as the emitter blocks K
   const int64_t max_m = 32 * mr, max_n = std::max<int64_t>(nr, std::min<int64_t>(512, 65536 / k_block / nr * nr));
-  struct Best {
-    int64_t tm = 0, tn = 0, tiles = 0;
-    double cost = 0;
-  } best;
-  const int64_t want = std::max(1, target.gemm_parallel_tiles);
+  struct Tiling {
+    int64_t tm, tn, tiles;
+    double packing;  // operand elements packed
+    double span;     // output elements computed by the busiest thread (tiles rounded up to whole tiles)
+  };
+  std::vector<Tiling> tilings;
   for (int64_t TM = 1; TM <= (M + mr - 1) / mr; ++TM) {
     int64_t cm = round_up((M + TM - 1) / TM, mr);
     if (cm > max_m || (M + cm - 1) / cm != TM) continue;
     for (int64_t TN = 1; TN <= (N + nr - 1) / nr; ++TN) {
       int64_t cn = round_up((N + TN - 1) / TN, nr);
       if (cn > max_n || (N + cn - 1) / cn != TN) continue;
-      int64_t tiles = batch * TM * TN;
-      double cost = static_cast<double>(M * K * TN + N * K * TM);
-      bool enough = std::min(tiles, want) > std::min(best.tiles, want);
-      bool same = std::min(tiles, want) == std::min(best.tiles, want);
-      if (best.tiles == 0 || enough || (same && cost < best.cost)) best = {cm, cn, tiles, cost};
+      const int64_t tiles = batch * TM * TN;
+      const int64_t rounds = (tiles + target.threads - 1) / std::max(1, target.threads);
+      tilings.push_back({cm, cn, tiles, static_cast<double>(M * K * TN + N * K * TM), static_cast<double>(rounds * cm * cn)});
     }
   }
-  *tm = best.tm;
-  *tn = best.tn;
+  int64_t most = 0;
+  for (const Tiling& t : tilings) most = std::max(most, t.tiles);
+  const int64_t need = std::min<int64_t>(std::max(1, target.gemm_parallel_tiles), most);
+  double least_span = 0;
+  for (const Tiling& t : tilings)
+    if (t.tiles >= need && (least_span == 0 || t.span < least_span)) least_span = t.span;
+  constexpr double kBalanceSlack = 0.03;
+  const Tiling* best = nullptr;
+  for (const Tiling& t : tilings) {
+    if (t.tiles < need || (target.threads > 1 && t.span > least_span * (1 + kBalanceSlack))) continue;
+    if (best == nullptr || t.packing < best->packing) best = &t;
+  }
+  *tm = best->tm;
+  *tn = best->tn;
 }
 
 // A long K with a small output gives few output tiles, each a long serial

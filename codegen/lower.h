@@ -45,6 +45,10 @@ struct TargetInfo {
   // re-read more of the operands. The tiling never changes results (each
   // output element sums its K in the same order), only speed.
   int gemm_parallel_tiles = 8;
+  // Threads that claim those tiles (the CPU's; 1 for CUDA). With more than
+  // one, a kernel lasts as long as its busiest thread: 11 equal tiles on 2
+  // threads take 6 tiles' time, 12 smaller ones 6 of 11/12 the size.
+  int threads = 1;
   // Recompute cheap elementwise values in the kernels that read them instead
   // of storing them (schedule.h): a trade of arithmetic for memory traffic.
   bool recompute = false;
@@ -58,7 +62,7 @@ struct TargetInfo {
   // register tile would be mostly padding around packed operands. CUDA keeps
   // its tiles.
   bool small_matmuls_as_loops = false;
-  std::string name() const;  // "v32-mr6-nr16-t8", then "-rc", "-sl", "-sm" for the three above
+  std::string name() const;  // "v32-mr6-nr16-t8", "-j2" for threads > 1, then "-rc", "-sl", "-sm"
 };
 
 struct LoweringFailure : std::runtime_error {

@@ -335,6 +335,7 @@ codegen::TargetInfo cpu_target_info(int threads, int vector_bytes) {
   // (docs/benchmarks.md, session 6).
   threads = resolve_threads(threads);
   t.gemm_parallel_tiles = threads == 1 ? 1 : 2 * threads;
+  t.threads = threads;
   t.recompute = recompute_enabled();  // docs/benchmarks.md: no gain on a Zen 3
   t.split_loops = split_loops_enabled();
   t.small_matmuls_as_loops = true;  // docs/benchmarks.md, session 9
