@@ -10,12 +10,6 @@
 
 namespace grokjit::codegen {
 
-std::string TargetInfo::name() const {
-  return "v" + std::to_string(vector_bytes) + "-mr" + std::to_string(gemm_mr) + "-nr" + std::to_string(gemm_nr) + "-t" +
-         std::to_string(gemm_parallel_tiles) + (threads > 1 ? "-j" + std::to_string(threads) : "") + (recompute ? "-rc" : "") + (split_loops ? "-sl" : "") +
-         (small_matmuls_as_loops ? "-sm" : "");
-}
-
 bool is_dense_constant(const ir::Node& n) { return n.op == ir::Op::Constant && !n.attrs.data.empty(); }
 
 bool is_inlinable(const ir::Node& n) {
@@ -39,8 +33,9 @@ int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 // iterations for the threads (target.gemm_parallel_tiles when the shape
 // allows) pick the one that moves the fewest operand elements: tiles shaped
 // like the output. With several threads, only among those whose busiest
-// thread (tiles claimed in turn) has at most kBalanceSlack more work than
-// the best-balanced tiling's.
+// thread has at most kBalanceSlack more work than the best-balanced
+// tiling's, estimated as ceil(tiles / threads) whole tiles (the threads
+// claim chunks of whole tiles as they finish the previous ones).
 void choose_gemm_tiles(const TargetInfo& target, int64_t batch, int64_t M, int64_t N, int64_t K, int64_t* tm, int64_t* tn) {
   const int64_t mr = target.gemm_mr, nr = target.gemm_nr;
   // The microkernel re-reads the tile's B block (K, or 256 when K is
@@ -53,6 +48,7 @@ void choose_gemm_tiles(const TargetInfo& target, int64_t batch, int64_t M, int64
     double packing;  // operand elements packed
     double span;     // output elements computed by the busiest thread (tiles rounded up to whole tiles)
   };
+  const int64_t threads = std::max(1, target.threads);
   std::vector<Tiling> tilings;
   for (int64_t TM = 1; TM <= (M + mr - 1) / mr; ++TM) {
     int64_t cm = round_up((M + TM - 1) / TM, mr);
@@ -61,7 +57,7 @@ void choose_gemm_tiles(const TargetInfo& target, int64_t batch, int64_t M, int64
       int64_t cn = round_up((N + TN - 1) / TN, nr);
       if (cn > max_n || (N + cn - 1) / cn != TN) continue;
       const int64_t tiles = batch * TM * TN;
-      const int64_t rounds = (tiles + target.threads - 1) / std::max(1, target.threads);
+      const int64_t rounds = (tiles + threads - 1) / threads;
       tilings.push_back({cm, cn, tiles, static_cast<double>(M * K * TN + N * K * TM), static_cast<double>(rounds * cm * cn)});
     }
   }
@@ -74,11 +70,11 @@ void choose_gemm_tiles(const TargetInfo& target, int64_t batch, int64_t M, int64
   constexpr double kBalanceSlack = 0.03;
   const Tiling* best = nullptr;
   for (const Tiling& t : tilings) {
-    if (t.tiles < need || (target.threads > 1 && t.span > least_span * (1 + kBalanceSlack))) continue;
+    if (t.tiles < need || (threads > 1 && t.span > least_span * (1 + kBalanceSlack))) continue;
     if (best == nullptr || t.packing < best->packing) best = &t;
   }
-  *tm = best->tm;
-  *tn = best->tn;
+  *tm = best ? best->tm : 0;  // (none for an empty output)
+  *tn = best ? best->tn : 0;
 }
 
 // A long K with a small output gives few output tiles, each a long serial

@@ -46,8 +46,8 @@ struct TargetInfo {
   // output element sums its K in the same order), only speed.
   int gemm_parallel_tiles = 8;
   // Threads that claim those tiles (the CPU's; 1 for CUDA). With more than
-  // one, a kernel lasts as long as its busiest thread: 11 equal tiles on 2
-  // threads take 6 tiles' time, 12 smaller ones 6 of 11/12 the size.
+  // one, a kernel lasts as long as its busiest thread: 11 tiles of 192 rows
+  // on 2 threads take 6 tiles' time, 12 tiles of 174 rows 6 smaller ones.
   int threads = 1;
   // Recompute cheap elementwise values in the kernels that read them instead
   // of storing them (schedule.h): a trade of arithmetic for memory traffic.
@@ -62,7 +62,6 @@ struct TargetInfo {
   // register tile would be mostly padding around packed operands. CUDA keeps
   // its tiles.
   bool small_matmuls_as_loops = false;
-  std::string name() const;  // "v32-mr6-nr16-t8", "-j2" for threads > 1, then "-rc", "-sl", "-sm"
 };
 
 struct LoweringFailure : std::runtime_error {

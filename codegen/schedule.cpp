@@ -234,6 +234,15 @@ class Scheduler {
     return try_lower(owner, members, b);
   }
 
+  // Is an owned value written to memory under these owners: a result, or
+  // read by another kernel?
+  bool stored_under(const std::vector<int>& owner, NodeId id) const {
+    if (roots_[static_cast<size_t>(id)]) return true;
+    for (NodeId r : readers_[static_cast<size_t>(id)])
+      if (owner[static_cast<size_t>(r)] != owner[static_cast<size_t>(id)]) return true;
+    return false;
+  }
+
   // Lowers group b (these members, under these owners); "" when it fits one
   // kernel, else the reason.
   std::string try_lower(const std::vector<int>& owner, const std::vector<NodeId>& members, int b) const {
@@ -244,10 +253,7 @@ class Scheduler {
     const size_t n = g_.size();
     ctx.source = [](NodeId id) { return static_cast<int>(id); };
     ctx.destinations = [&](NodeId id) -> std::vector<int> {
-      bool stored = roots_[static_cast<size_t>(id)];
-      for (NodeId r : readers_[static_cast<size_t>(id)])
-        if (owner[static_cast<size_t>(r)] != owner[static_cast<size_t>(id)]) stored = true;
-      if (!stored) return {};
+      if (!stored_under(owner, id)) return {};
       return {static_cast<int>(n + static_cast<size_t>(id))};
     };
     ctx.scratch = [n](NodeId id) { return static_cast<int>(2 * n + static_cast<size_t>(id)); };
@@ -368,8 +374,8 @@ class Scheduler {
   // readers can compute it instead from what it is computed from (g). Values
   // computed from the same owned values are weighed together (silu(g) and
   // sigmoid(g): two stores and two loads saved for one store and one load of
-  // g), and recomputed where that moves fewer bytes and every affected kernel
-  // still lowers to one loop nest.
+  // g), all or none, and recomputed where that moves fewer bytes and every
+  // affected kernel still lowers to one loop nest.
   static constexpr int kRecomputeBudget = 8;  // one transcendental
 
   void recompute_instead_of_storing() {
@@ -436,27 +442,26 @@ class Scheduler {
     return r;
   }
 
-  // Is an owned value written to memory (a result, or read by another kernel)?
-  bool stored(NodeId v) const { return roots_[static_cast<size_t>(v)] || !groups_reading_outside_home({v}).empty(); }
-
-  // Elements stored plus loaded per step after recomputing `bundle` (computed
+  // Bytes stored plus loaded per step after recomputing `bundle` (computed
   // from `from`) in `reading_groups`, minus before: negative saves traffic.
+  // The bundle is weighed as a whole (silu(g) alone saves nothing: one load
+  // of g for one of silu(g); with sigmoid(g) it saves a load and two stores).
   int64_t traffic_change(const std::vector<NodeId>& bundle, const std::vector<NodeId>& from,
                          const std::set<int>& reading_groups) const {
-    auto elements = [&](NodeId v) { return ir::num_elements(node(v).shape); };
+    auto bytes = [&](NodeId v) { return ir::num_elements(node(v).shape) * static_cast<int64_t>(ir::dtype_size(node(v).dtype)); };
     int64_t change = 0;
     for (int G : reading_groups) {
       for (NodeId d : from)
-        if (!group_reads_all(G, {d})) change += elements(d);  // a new load
-      for (NodeId x : bundle)
-        if (group_reads_all(G, {x})) change -= elements(x);  // a load saved
+        if (!group_reads_all(G, {d})) change += bytes(d);  // a new load
+      for (NodeId x : bundle)  // a load saved (not where x is computed: a member's home may read another member)
+        if (s_.owner[static_cast<size_t>(x)] != G && group_reads_all(G, {x})) change -= bytes(x);
     }
     for (NodeId x : bundle)
-      if (stored(x)) change -= elements(x);  // a store saved
+      if (stored_under(s_.owner, x)) change -= bytes(x);  // a store saved
     for (NodeId d : from) {
       bool read_elsewhere = false;
       for (int G : reading_groups) read_elsewhere = read_elsewhere || G != s_.owner[static_cast<size_t>(d)];
-      if (!stored(d) && read_elsewhere) change += elements(d);  // a new store
+      if (!stored_under(s_.owner, d) && read_elsewhere) change += bytes(d);  // a new store
     }
     return change;
   }

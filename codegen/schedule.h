@@ -16,7 +16,7 @@
 // 2b. Recomputation (fusion on, TargetInfo::recompute). Cheap elementwise
 //    values other kernels read (silu(g) and the sigmoid(g) of silu') are
 //    inlined into their readers instead, where that stores and loads fewer
-//    elements (loading g instead of both): arithmetic instead of traffic.
+//    bytes (loading g instead of both): arithmetic instead of traffic.
 // 3. Horizontal fusion (fusion on). Independent elementwise groups of the
 //    same shape that compute parameter/state updates merge into one kernel
 //    (optimizer updates of many tensors in few launches).

@@ -122,9 +122,17 @@ TEST(Fusion, MatMulProloguesEveryPackingPath) {
 }
 
 // Names of the values some kernel of the plan stores ("%12 sigmoid").
+// The CPU plan for one thread (the thread count shapes matmul tiles, and
+// with them which operands are materialized).
+codegen::ProgramPlan one_thread_plan(const Graph& g) {
+  runtime::CompileOptions options;
+  options.threads = 1;
+  return runtime::cpu_plan(g, options);
+}
+
 std::vector<std::string> stored_values(const Graph& g) {
   std::vector<std::string> r;
-  for (const auto& k : runtime::cpu_plan(g, {}).kernels)
+  for (const auto& k : one_thread_plan(g).kernels)
     for (const auto& b : k.kernel.buffers)
       if (b.written) r.push_back(b.name);
   return r;
@@ -172,7 +180,7 @@ std::string stored_list(const Graph& g) {
   return r;
 }
 
-TEST(Fusion, GatedMlpBackwardRecomputesSigmoidInsteadOfStoringIt) {
+TEST(Fusion, GatedMlpBackwardRecomputesSiluAndSigmoidFromTheGate) {
   // The backward matmul's epilogue reads silu(gate) (the gate product's
   // derivative) and the sigmoid(gate) autodiff adds for silu' = s + silu (1 - s).
   // By default both are stored and the gate is not. With recomputation on,
@@ -208,6 +216,15 @@ TEST(Fusion, RecomputingMustMoveFewerBytes) {
   output(sum(s * x, {-1}), "r");
   output(sum(s, {0}), "q");
   EXPECT_TRUE(stores_node(g, s.id())) << stored_list(g);
+  // Weighed and refused (not merely left out as no candidate).
+  std::string rejected;
+  bool weighed = false;
+  for (const auto& r : one_thread_plan(g).rejected) {
+    rejected += r + "\n";
+    weighed = weighed || (r.rfind("not recomputed %" + std::to_string(s.id()) + " mul in ", 0) == 0 &&
+                          r.find("it would not move fewer bytes") != std::string::npos);
+  }
+  EXPECT_TRUE(weighed) << rejected;
   check_both(g, testing::random_inputs(g, 18, {}, {-0.5, 0.5}), {2e-5, 1e-5});
 }
 
@@ -269,8 +286,9 @@ TEST(Fusion, TinyMatmulsAreLoopsOnTheCpu) {
     EXPECT_EQ(has_gemm(pk.kernel), big) << codegen::to_text(pk.kernel);
   }
   EXPECT_GE(tiny, 5);  // q k^T, p v, and the gradients' products
-  for (const auto& pk : runtime::cuda_plan(g, {}).kernels)
+  for (const auto& pk : runtime::cuda_plan(g, {}).kernels) {
     if (pk.kernel.kind == "MM" || pk.kernel.kind == "BMM") EXPECT_TRUE(has_gemm(pk.kernel)) << pk.kernel.name;
+  }
   check_both(g, testing::random_inputs(g, 6), {2e-5, 1e-5});  // sums of up to 64 products
 }
 
