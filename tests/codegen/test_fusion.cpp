@@ -286,9 +286,10 @@ TEST(Fusion, TinyMatmulsAreLoopsOnTheCpu) {
     EXPECT_EQ(has_gemm(pk.kernel), big) << codegen::to_text(pk.kernel);
   }
   EXPECT_GE(tiny, 5);  // q k^T, p v, and the gradients' products
-  for (const auto& pk : runtime::cuda_plan(g, {}).kernels) {
-    if (pk.kernel.kind == "MM" || pk.kernel.kind == "BMM") EXPECT_TRUE(has_gemm(pk.kernel)) << pk.kernel.name;
-  }
+  for (const auto& pk : runtime::cuda_plan(g, {}).kernels)
+    if (pk.kernel.kind == "MM" || pk.kernel.kind == "BMM") {
+      EXPECT_TRUE(has_gemm(pk.kernel)) << pk.kernel.name;
+    }
   check_both(g, testing::random_inputs(g, 6), {2e-5, 1e-5});  // sums of up to 64 products
 }
 
