@@ -35,7 +35,8 @@ int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 // like the output. With several threads, only among those whose busiest
 // thread has at most kBalanceSlack more work than the best-balanced
 // tiling's, estimated as ceil(tiles / threads) whole tiles (the threads
-// claim chunks of whole tiles as they finish the previous ones).
+// claim chunks of whole tiles as they finish the previous ones; the estimate
+// ignores how the chunks group the tiles and the short last tile).
 void choose_gemm_tiles(const TargetInfo& target, int64_t batch, int64_t M, int64_t N, int64_t K, int64_t* tm, int64_t* tn) {
   const int64_t mr = target.gemm_mr, nr = target.gemm_nr;
   // The microkernel re-reads the tile's B block (K, or 256 when K is

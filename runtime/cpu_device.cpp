@@ -79,10 +79,6 @@ uint8_t* host_pointer(Buffer& b) {
 // the pool costs more than it saves.
 constexpr double kParallelWork = 96 * 1024;
 
-// Chunks per thread: a few, so that a descheduled thread's share is taken
-// over by the others, but few enough that each chunk is a long contiguous
-// range (a matmul reuses its packed B tile within a chunk).
-constexpr int64_t kChunksPerThread = 3;
 
 struct Launch {
   KernelFn fn = nullptr;

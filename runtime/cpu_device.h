@@ -24,6 +24,13 @@
 
 namespace grokjit::runtime {
 
+// A kernel's parallel range is cut into this many contiguous chunks per
+// thread (ThreadPool::chunk_range), claimed by the threads as they finish
+// the previous ones: a few, so that a descheduled thread's share is taken
+// over by the others, but few enough that each chunk is a long contiguous
+// range (a matmul reuses its packed B tile within a chunk).
+inline constexpr int64_t kChunksPerThread = 3;
+
 struct CpuDeviceOptions {
   int threads = 0;                 // 0 = GROKJIT_THREADS, and if that is 0 all cores
   bool use_default_cache = true;   // the knob-configured cache (kernel_cache.h)
