@@ -160,12 +160,14 @@ class Scheduler {
   static constexpr int64_t kPrologueBudget = 2;
 
   // ---- groups
+  std::string node_label(NodeId id) const { return "%" + std::to_string(id) + " " + std::string(ir::op_name(node(id).op)); }
+
   std::string label(int group) const {
     const auto& m = s_.groups[static_cast<size_t>(group)];
     NodeId main = m.back();
     for (NodeId id : m)
       if (is_anchor_op(node(id).op)) { main = id; break; }
-    std::string r = "%" + std::to_string(main) + " " + std::string(ir::op_name(node(main).op));
+    std::string r = node_label(main);
     if (m.size() > 1) r += " (+" + std::to_string(m.size() - 1) + ")";
     return r;
   }
@@ -388,14 +390,15 @@ class Scheduler {
       if (recomputable(static_cast<NodeId>(i), users)) candidates.push_back(static_cast<NodeId>(i));
     std::vector<bool> tried(g_.size(), false);
     for (NodeId x : candidates) {
-      if (tried[static_cast<size_t>(x)] || !recomputable(x, users)) continue;  // (earlier bundles change costs)
+      if (tried[static_cast<size_t>(x)]) continue;
       const std::vector<NodeId> from = deps_[static_cast<size_t>(x)];
-      std::vector<NodeId> bundle;  // the candidates computed from exactly these values
+      std::vector<NodeId> bundle;  // the candidates computed from exactly these values (earlier bundles change costs)
       for (NodeId y : candidates)
         if (!tried[static_cast<size_t>(y)] && deps_[static_cast<size_t>(y)] == from && recomputable(y, users)) {
           bundle.push_back(y);
           tried[static_cast<size_t>(y)] = true;
         }
+      if (bundle.empty()) continue;
       const std::set<int> reading_groups = groups_reading_outside_home(bundle);
       if (reading_groups.empty()) continue;  // read inside their own kernels only: nothing is stored
       if (traffic_change(bundle, from, reading_groups) >= 0) {
@@ -429,7 +432,7 @@ class Scheduler {
 
   std::string names(const std::vector<NodeId>& values) const {
     std::string r;
-    for (NodeId v : values) r += (r.empty() ? "%" : ", %") + std::to_string(v) + " " + std::string(ir::op_name(node(v).op));
+    for (NodeId v : values) r += (r.empty() ? "" : ", ") + node_label(v);
     return r;
   }
 

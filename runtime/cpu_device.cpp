@@ -79,7 +79,6 @@ uint8_t* host_pointer(Buffer& b) {
 // the pool costs more than it saves.
 constexpr double kParallelWork = 96 * 1024;
 
-
 struct Launch {
   KernelFn fn = nullptr;
   void** args = nullptr;
