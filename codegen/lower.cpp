@@ -196,7 +196,7 @@ class GroupLowerer {
       lower_elementwise();
     }
     Kernel& k = out_.kernel;
-    for (NodeId id : computed_) k.ir_ops.push_back("%" + std::to_string(id) + " " + std::string(ir::op_name(g_.node(id).op)));
+    for (NodeId id : computed_) k.ir_ops.push_back(ir::node_label(id, g_.node(id).op));
     if (ctx_.target.split_loops) split_loops_at_boundaries(k);
     name_tags();
     k.finalize();
@@ -211,7 +211,7 @@ class GroupLowerer {
 
   [[noreturn]] void fail(const std::string& why) const { throw LoweringFailure(why); }
 
-  std::string label(NodeId id) const { return "%" + std::to_string(id) + " " + std::string(ir::op_name(node(id).op)); }
+  std::string label(NodeId id) const { return ir::node_label(id, node(id).op); }
 
   void note_computed(NodeId id) {
     if (std::find(computed_.begin(), computed_.end(), id) == computed_.end()) {

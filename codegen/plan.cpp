@@ -134,7 +134,7 @@ class Planner {
     for (size_t i = 0; i < g.size(); ++i) {
       if (!stored(static_cast<NodeId>(i))) continue;
       if (dests_[i].empty())
-        dests_[i].push_back(add_buffer(BufferKind::Arena, "%" + std::to_string(i) + " " + std::string(ir::op_name(g.nodes()[i].op)),
+        dests_[i].push_back(add_buffer(BufferKind::Arena, ir::node_label(static_cast<NodeId>(i), g.nodes()[i].op),
                                        static_cast<NodeId>(i)));
       source_[i] = dests_[i][0];
     }

@@ -160,7 +160,7 @@ class Scheduler {
   static constexpr int64_t kPrologueBudget = 2;
 
   // ---- groups
-  std::string node_label(NodeId id) const { return "%" + std::to_string(id) + " " + std::string(ir::op_name(node(id).op)); }
+  std::string node_label(NodeId id) const { return ir::node_label(id, node(id).op); }
 
   std::string label(int group) const {
     const auto& m = s_.groups[static_cast<size_t>(group)];

@@ -83,6 +83,7 @@ const OpInfo& info(Op op) { return op_table().at(static_cast<size_t>(op)); }
 }  // namespace
 
 std::string_view op_name(Op op) { return info(op).name; }
+std::string node_label(NodeId id, Op op) { return "%" + std::to_string(id) + " " + std::string(op_name(op)); }
 int op_arity(Op op) { return info(op).arity; }
 OpCategory op_category(Op op) { return info(op).category; }
 

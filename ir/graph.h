@@ -107,6 +107,9 @@ bool parse_role(std::string_view name, InputRole* out);  // inverse of role_name
 
 using NodeId = int32_t;
 
+// "%12 mat_mul": how kernels, buffers and messages name a node.
+std::string node_label(NodeId id, Op op);
+
 // Op attributes. Only the fields an op uses are set; the rest stay empty.
 struct Attrs {
   std::string name;               // Input: unique input name

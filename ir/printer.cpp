@@ -209,7 +209,7 @@ std::string to_dot(const Graph& g) {
   std::string s = "digraph grokjit {\n  rankdir=TB;\n  node [shape=box, fontname=monospace];\n";
   for (size_t i = 0; i < g.size(); ++i) {
     const Node& n = g.node(static_cast<NodeId>(i));
-    std::string label = dot_escape("%" + std::to_string(i) + " " + std::string(op_name(n.op)) + attr_text(n)) +
+    std::string label = dot_escape(node_label(static_cast<NodeId>(i), n.op) + attr_text(n)) +
                         "\\n" + type_str(n.dtype, n.shape);
     std::string style = n.op == Op::Input ? ", style=filled, fillcolor=lightblue" : "";
     s += "  n" + std::to_string(i) + " [label=\"" + label + "\"" + style + "];\n";
