@@ -24,9 +24,12 @@ std::vector<ParamSpec> two_layer_param_specs(const TwoLayerConfig& cfg, int64_t 
 
 ir::Value two_layer_outputs(const TwoLayerConfig& cfg, const ParamValues& params, Value a, Value b, int64_t operands,
                             Value* hidden) {
-  Value W = param(params, "W");
-  Value x = ir::concat({ir::one_hot(a, operands, W.dtype()), ir::one_hot(b, operands, W.dtype())}, 1);  // [B, 2M]
-  Value h = linear(x, W);
+  // X W^T with one-hot rows X = one-hot(a) ++ one-hot(b) is the sum of two
+  // columns of W: gathered, not multiplied. The numbers are the same (every
+  // other term of the product is an exact zero, and W's gradient gets the
+  // same sums in the same order) for 2 x 2M x K fewer FLOPs per example.
+  Value columns = ir::transpose(param(params, "W"));  // [2M, K]
+  Value h = ir::gather(columns, a) + ir::gather(columns, b + static_cast<double>(operands));
   h = cfg.activation == Activation::Square ? ir::square(h) : ir::relu(h);
   if (hidden != nullptr) *hidden = h;
   return linear(h, param(params, "V"));

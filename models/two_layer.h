@@ -1,5 +1,7 @@
 // The 2-layer network of the Li2 framework (shared/REFERENCE.md s.7):
 // Y = sigma(X W) V on frozen one-hot inputs X = one-hot(a) ++ one-hot(b).
+// X W is computed as a gather of W's columns (two per example), not a
+// matmul: the same numbers without the one-hot product's zero terms.
 //
 // Parameters, stored in the PyTorch [out, in] layout like every linear here
 // (so W is the paper's W transposed), init U(+-1/sqrt(fan_in)) * init_scale:

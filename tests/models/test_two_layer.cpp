@@ -53,6 +53,24 @@ TEST(TwoLayer, MatchesPlainForward) {
   }
 }
 
+// X W^T of one-hot rows is two gathered columns of W per example: the only
+// matmul left is the head's (K inputs), none contracts over the 2M one-hot
+// positions.
+TEST(TwoLayer, GathersColumnsOfWInsteadOfMultiplyingOneHotRows) {
+  ir::Graph g;
+  ir::Value out = outputs(TwoLayerConfig{}, testing::add_inputs(g, inputs()));
+  ir::output(out, "out");
+  int matmuls = 0, gathers = 0;
+  for (const ir::Node& n : g.nodes()) {
+    if (n.op == ir::Op::Gather) ++gathers;
+    if (n.op != ir::Op::MatMul) continue;
+    ++matmuls;
+    EXPECT_EQ(g.node(n.inputs[0]).shape.back(), K) << "a matmul contracts over " << g.node(n.inputs[0]).shape.back();
+  }
+  EXPECT_EQ(matmuls, 1);
+  EXPECT_EQ(gathers, 2);
+}
+
 TEST(TwoLayer, CenteredMseGradientMatchesFiniteDifferences) {
   TwoLayerConfig cfg;
   expect_gradient_matches_fd(
