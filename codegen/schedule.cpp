@@ -130,6 +130,25 @@ class Scheduler {
         }
       }
     }
+    store_permuted_gather_tables();
+  }
+
+  // A gather reads its table at data-dependent rows, each row about
+  // indices / rows times. Read through a permute that moves the innermost
+  // axis, every element of a gathered row is a strided read (a cache line
+  // each); the permuted table stored once is read along whole rows instead.
+  void store_permuted_gather_tables() {
+    for (const ir::Node& gather : g_.nodes()) {
+      if (gather.op != Op::Gather) continue;
+      const NodeId table = gather.inputs[0];
+      const ir::Node& t = node(table);
+      if (owned_[static_cast<size_t>(table)] || t.op != Op::Permute) continue;
+      const bool moves_innermost = t.attrs.perm.back() != static_cast<int64_t>(t.attrs.perm.size()) - 1;
+      if (moves_innermost && ir::num_elements(gather.shape) >= ir::num_elements(t.shape)) {
+        owned_[static_cast<size_t>(table)] = true;
+        gather_tables_.insert(table);
+      }
+    }
   }
 
   // What computing a node inline costs per element: its own op (a
@@ -325,6 +344,12 @@ class Scheduler {
     return false;
   }
 
+  bool holds_gather_table(int P) const {
+    for (NodeId id : s_.groups[static_cast<size_t>(P)])
+      if (gather_tables_.count(id)) return true;
+    return false;
+  }
+
   bool has_op(int group, Op op) const {
     for (NodeId id : s_.groups[static_cast<size_t>(group)])
       if (node(id).op == op) return true;
@@ -350,6 +375,10 @@ class Scheduler {
           }
           if (feeds_matmul_operand(P, C)) {
             reject(P, C, "it is a matmul operand materialized to be read in place (a prologue would recompute it per packed tile)");
+            continue;
+          }
+          if (holds_gather_table(P)) {
+            reject(P, C, "it is a permuted gather table stored so that gathers read whole rows");
             continue;
           }
           if (indirect_path(P, C)) {
@@ -481,7 +510,7 @@ class Scheduler {
     const size_t i = static_cast<size_t>(x);
     const ir::Node& nd = node(x);
     ir::OpCategory category = ir::op_category(nd.op);
-    if (!owned_[i] || roots_[i] || operand_of_.count(x) || !is_inlinable(nd)) return false;
+    if (!owned_[i] || roots_[i] || operand_of_.count(x) || gather_tables_.count(x) || !is_inlinable(nd)) return false;
     if (category != ir::OpCategory::Unary && category != ir::OpCategory::Binary) return false;
     if (inline_cost(x) > kRecomputeBudget) return false;
     std::set<NodeId> seen;  // each node once: shared subexpressions would make the walks exponential
@@ -579,6 +608,7 @@ class Scheduler {
   std::vector<bool> roots_, owned_;
   std::vector<int> cost_;  // per inlinable node: inline_cost when ownership was chosen
   std::map<NodeId, std::set<NodeId>> operand_of_;  // operands materialized for these matmuls
+  std::set<NodeId> gather_tables_;                 // permuted tables stored for gathers to read whole rows
   std::vector<std::vector<NodeId>> deps_, readers_;
   Schedule s_;
 };

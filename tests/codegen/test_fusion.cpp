@@ -242,6 +242,27 @@ TEST(Fusion, MatmulOperandStaysStored) {
   check_both(g, testing::random_inputs(g, 17), {2e-5, 1e-5});
 }
 
+TEST(Fusion, PermutedGatherTableIsStoredOnce) {
+  // The 2-layer net gathers columns of W: rows of transpose(W). Read through
+  // the permute, each gathered element would be a strided load; a kernel
+  // stores the transposed table once when the gathers read at least as many
+  // elements as it has, so that they read whole rows.
+  for (int64_t rows_gathered : {200, 3}) {
+    SCOPED_TRACE(std::to_string(rows_gathered) + " rows gathered");
+    Graph g;
+    Value w = input(g, "w", {24, 10}, DType::F32, InputRole::Param);
+    Value a = input(g, "a", {rows_gathered}, DType::I32, InputRole::Data);
+    Value b = input(g, "b", {rows_gathered}, DType::I32, InputRole::Data);
+    Value columns = transpose(w);  // [10, 24]
+    Value h = square(gather(columns, a) + gather(columns, b));
+    output(h, "h");
+    auto grads = vjp(h, h, std::vector<Value>{w});
+    output(grads[0], "dw");
+    EXPECT_EQ(stores_op(g, "permute"), rows_gathered * 24 >= 240) << stored_list(g);
+    check_both(g, testing::random_inputs(g, 21, {{"a", {0, 9}}, {"b", {0, 9}}}), {1e-5, 1e-6});
+  }
+}
+
 TEST(Fusion, BatchedAttention) {
   Graph g;
   Value q = input(g, "q", {6, 4, 16}, DType::F32, InputRole::Data);
