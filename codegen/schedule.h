@@ -3,8 +3,11 @@
 // 1. Ownership. Reductions, matmuls, scatter-adds, graph results (outputs,
 //    update values) and, with fusion on, elementwise nodes that several
 //    consumers read and that are expensive to recompute (a transcendental
-//    or a long chain) are *owned*: some group computes them. Every other
-//    non-input node is inlined into each group that reads it (recomputed).
+//    or a long chain) are *owned*: some group computes them. So are costly
+//    matmul operands (else re-packed per tile) and permuted gather tables
+//    (else read strided per gathered element), and vertical fusion leaves
+//    them stored. Every other non-input node is inlined into each group that
+//    reads it (recomputed).
 //    With fusion off, every op but inputs, constants, iota and movement (views)
 //    is owned, one group each.
 // 2. Vertical fusion (fusion on). For each consumer group, in node order, try
