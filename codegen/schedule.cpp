@@ -133,22 +133,32 @@ class Scheduler {
     store_permuted_gather_tables();
   }
 
-  // A gather reads its table at data-dependent rows, each row about
-  // indices / rows times. Read through a permute that moves the innermost
-  // axis, every element of a gathered row is a strided read (a cache line
-  // each); the permuted table stored once is read along whole rows instead.
+  // A gather reads its table at data-dependent rows. Read through a permute
+  // that moves the innermost axis, every element of a gathered row is a
+  // strided load (a cache line each); stored once by its own kernel, the
+  // permuted table is read along whole rows. Worth it when the gathers read
+  // at least as many elements as the table holds. Reshapes that keep the
+  // innermost axis (a packed graph flattens its run axis into the rows) are
+  // looked through. Vertical fusion then merges the copy into none of its
+  // readers, gathers or not (holds_gather_table).
   void store_permuted_gather_tables() {
+    std::map<NodeId, int64_t> reads;  // permute under a gather table -> elements gathered from it
     for (const ir::Node& gather : g_.nodes()) {
       if (gather.op != Op::Gather) continue;
-      const NodeId table = gather.inputs[0];
+      NodeId table = gather.inputs[0];
+      while (node(table).op == Op::Reshape && !owned_[static_cast<size_t>(table)] &&
+             node(table).shape.back() == node(node(table).inputs[0]).shape.back())
+        table = node(table).inputs[0];
       const ir::Node& t = node(table);
-      if (owned_[static_cast<size_t>(table)] || t.op != Op::Permute) continue;
-      const bool moves_innermost = t.attrs.perm.back() != static_cast<int64_t>(t.attrs.perm.size()) - 1;
-      if (moves_innermost && ir::num_elements(gather.shape) >= ir::num_elements(t.shape)) {
+      if (t.op == Op::Permute && !owned_[static_cast<size_t>(table)] &&
+          t.attrs.perm.back() != static_cast<int64_t>(t.attrs.perm.size()) - 1)
+        reads[table] += ir::num_elements(gather.shape);
+    }
+    for (const auto& [table, gathered] : reads)
+      if (gathered >= ir::num_elements(node(table).shape)) {
         owned_[static_cast<size_t>(table)] = true;
         gather_tables_.insert(table);
       }
-    }
   }
 
   // What computing a node inline costs per element: its own op (a
@@ -510,7 +520,7 @@ class Scheduler {
     const size_t i = static_cast<size_t>(x);
     const ir::Node& nd = node(x);
     ir::OpCategory category = ir::op_category(nd.op);
-    if (!owned_[i] || roots_[i] || operand_of_.count(x) || gather_tables_.count(x) || !is_inlinable(nd)) return false;
+    if (!owned_[i] || roots_[i] || operand_of_.count(x) || !is_inlinable(nd)) return false;
     if (category != ir::OpCategory::Unary && category != ir::OpCategory::Binary) return false;
     if (inline_cost(x) > kRecomputeBudget) return false;
     std::set<NodeId> seen;  // each node once: shared subexpressions would make the walks exponential

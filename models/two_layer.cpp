@@ -25,9 +25,12 @@ std::vector<ParamSpec> two_layer_param_specs(const TwoLayerConfig& cfg, int64_t 
 ir::Value two_layer_outputs(const TwoLayerConfig& cfg, const ParamValues& params, Value a, Value b, int64_t operands,
                             Value* hidden) {
   // X W^T with one-hot rows X = one-hot(a) ++ one-hot(b) is the sum of two
-  // columns of W: gathered, not multiplied. The numbers are the same (every
-  // other term of the product is an exact zero, and W's gradient gets the
-  // same sums in the same order) for 2 x 2M x K fewer FLOPs per example.
+  // columns of W: gathered, not multiplied, which saves 4 x 2M x K FLOPs per
+  // example (the product and W's gradient). Every other term of the product
+  // is an exact zero and the scatter of W's gradient adds the examples in
+  // order, so the numbers are bitwise those of the product wherever the CPU
+  // would not split the gradient's matmul over the examples (long K, e.g.
+  // 1104 rows); there they differ in rounding only.
   Value columns = ir::transpose(param(params, "W"));  // [2M, K]
   Value h = ir::gather(columns, a) + ir::gather(columns, b + static_cast<double>(operands));
   h = cfg.activation == Activation::Square ? ir::square(h) : ir::relu(h);

@@ -1,7 +1,8 @@
 // The 2-layer network of the Li2 framework (shared/REFERENCE.md s.7):
 // Y = sigma(X W) V on frozen one-hot inputs X = one-hot(a) ++ one-hot(b).
 // X W is computed as a gather of W's columns (two per example), not a
-// matmul: the same numbers without the one-hot product's zero terms.
+// matmul: the one-hot product's value without its zero terms (bitwise, where
+// the product's gradient matmul would not be split over K; two_layer.cpp).
 //
 // Parameters, stored in the PyTorch [out, in] layout like every linear here
 // (so W is the paper's W transposed), init U(+-1/sqrt(fan_in)) * init_scale:

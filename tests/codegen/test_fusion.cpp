@@ -8,6 +8,8 @@
 #include "codegen/plan.h"
 #include "ir/autodiff.h"
 #include "ir/builder.h"
+#include "ir/pack_runs.h"
+#include "models/two_layer.h"
 #include "runtime/cpu_device.h"
 #include "runtime/cuda_device.h"
 #include "tests/codegen/harness.h"
@@ -245,10 +247,11 @@ TEST(Fusion, MatmulOperandStaysStored) {
 TEST(Fusion, PermutedGatherTableIsStoredOnce) {
   // The 2-layer net gathers columns of W: rows of transpose(W). Read through
   // the permute, each gathered element would be a strided load; a kernel
-  // stores the transposed table once when the gathers read at least as many
-  // elements as it has, so that they read whole rows.
-  for (int64_t rows_gathered : {200, 3}) {
-    SCOPED_TRACE(std::to_string(rows_gathered) + " rows gathered");
+  // stores the transposed table once when the gathers together read at least
+  // as many elements as it has (here 240), so that they read whole rows. The
+  // same in a packed graph, where the table is reshape(permute(W)).
+  for (int64_t rows_gathered : {200, 6, 3}) {
+    SCOPED_TRACE(std::to_string(rows_gathered) + " rows gathered twice");
     Graph g;
     Value w = input(g, "w", {24, 10}, DType::F32, InputRole::Param);
     Value a = input(g, "a", {rows_gathered}, DType::I32, InputRole::Data);
@@ -258,9 +261,51 @@ TEST(Fusion, PermutedGatherTableIsStoredOnce) {
     output(h, "h");
     auto grads = vjp(h, h, std::vector<Value>{w});
     output(grads[0], "dw");
-    EXPECT_EQ(stores_op(g, "permute"), rows_gathered * 24 >= 240) << stored_list(g);
-    check_both(g, testing::random_inputs(g, 21, {{"a", {0, 9}}, {"b", {0, 9}}}), {1e-5, 1e-6});
+    const bool stored = 2 * rows_gathered * 24 >= 240;
+    EXPECT_EQ(stores_op(g, "permute"), stored) << stored_list(g);
+    const InputRange index{0, 9};
+    check_both(g, testing::random_inputs(g, 21, {{"a", index}, {"b", index}}), {1e-5, 1e-6});
+
+    Graph packed = pack_runs(g, 3, [](const Node&) { return true; });
+    EXPECT_EQ(stores_op(packed, "permute"), stored) << stored_list(packed);
+    check_both(packed, testing::random_inputs(packed, 22, {{"a", index}, {"b", index}}), {1e-5, 1e-6});
   }
+}
+
+// The 2-layer net gathers two columns of W where its definition multiplies
+// one-hot rows (models/two_layer.cpp). The other terms of that product are
+// exact zeros and the CPU matmul sums K in order, as the scatter of W's
+// gradient does; so where that gradient's matmul is not split over K (here
+// K = 60 examples), outputs and gradients are bitwise those of the product.
+TEST(Fusion, TwoLayerGatherEqualsOneHotProductBitwise) {
+  constexpr int64_t M = 7, K = 16, B = 60;
+  auto build = [&](bool one_hot_product) {
+    Graph g;
+    Value W = input(g, "W", {K, 2 * M}, DType::F32, InputRole::Param);
+    Value V = input(g, "V", {M, K}, DType::F32, InputRole::Param);
+    Value a = input(g, "a", {B}, DType::I32, InputRole::Data);
+    Value b = input(g, "b", {B}, DType::I32, InputRole::Data);
+    Value y = input(g, "y", {B}, DType::I32, InputRole::Data);
+    Value out;
+    if (one_hot_product) {
+      Value x = concat({one_hot(a, M, DType::F32), one_hot(b, M, DType::F32)}, 1);  // [B, 2M]
+      out = matmul(square(matmul(x, transpose(W))), transpose(V));
+    } else {
+      out = models::two_layer_outputs(models::TwoLayerConfig{}, {{"W", W}, {"V", V}}, a, b, M);
+    }
+    Value loss = sum_all(models::centered_mse_rows(out, y));
+    output(out, "out");
+    auto grads = grad(loss, std::vector<Value>{W, V});
+    output(grads[0], "dW");
+    output(grads[1], "dV");
+    return g;
+  };
+  const Graph product = build(true), gathered = build(false);
+  const InputRange label{0, M - 1};
+  TensorMap in = testing::random_inputs(product, 23, {{"a", label}, {"b", label}, {"y", label}});
+  auto want = testing::run_on(testing::cpu_device(), product, in);
+  auto got = testing::run_on(testing::cpu_device(), gathered, in);
+  for (const char* name : {"out", "dW", "dV"}) testing::expect_bitwise(got.outputs.at(name), want.outputs.at(name), name);
 }
 
 TEST(Fusion, BatchedAttention) {
