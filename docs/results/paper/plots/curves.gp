@@ -13,8 +13,8 @@ set yrange [0:1.02]
 set terminal svg size 800,500 dynamic font 'sans,11' background rgb 'white'
 set termoption noenhanced
 set output 'curves.svg'
-plot 'curves.dat' index 0 using 1:2 with lines lw 2 lc rgb '#1f77b4' dt 2 title 'mul-adamw.sparsemax.seed1-47ce65f7 train', \
-     'curves.dat' index 1 using 1:2 with lines lw 2 lc rgb '#1f77b4' title 'mul-adamw.sparsemax.seed1-47ce65f7 val', \
+plot 'curves.dat' index 0 using 1:2 with lines lw 2 lc rgb '#1f77b4' dt 2 title 'mul-adamw.sparsemax.seed0-1663695b train', \
+     'curves.dat' index 1 using 1:2 with lines lw 2 lc rgb '#1f77b4' title 'mul-adamw.sparsemax.seed0-1663695b val', \
      'curves.dat' index 2 using 1:2 with lines lw 2 lc rgb '#d62728' dt 2 title 'mul-muon.sparsemax.seed0-2aad3401 train', \
      'curves.dat' index 3 using 1:2 with lines lw 2 lc rgb '#d62728' title 'mul-muon.sparsemax.seed0-2aad3401 val'
 if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {
@@ -24,8 +24,8 @@ if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {
 }
 set termoption noenhanced
 set output 'curves.png'
-plot 'curves.dat' index 0 using 1:2 with lines lw 2 lc rgb '#1f77b4' dt 2 title 'mul-adamw.sparsemax.seed1-47ce65f7 train', \
-     'curves.dat' index 1 using 1:2 with lines lw 2 lc rgb '#1f77b4' title 'mul-adamw.sparsemax.seed1-47ce65f7 val', \
+plot 'curves.dat' index 0 using 1:2 with lines lw 2 lc rgb '#1f77b4' dt 2 title 'mul-adamw.sparsemax.seed0-1663695b train', \
+     'curves.dat' index 1 using 1:2 with lines lw 2 lc rgb '#1f77b4' title 'mul-adamw.sparsemax.seed0-1663695b val', \
      'curves.dat' index 2 using 1:2 with lines lw 2 lc rgb '#d62728' dt 2 title 'mul-muon.sparsemax.seed0-2aad3401 train', \
      'curves.dat' index 3 using 1:2 with lines lw 2 lc rgb '#d62728' title 'mul-muon.sparsemax.seed0-2aad3401 val'
 set output
