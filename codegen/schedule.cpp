@@ -120,7 +120,7 @@ class Scheduler {
         bool strided = false;  // read through a permute that moves the innermost axis: scalar packing
         while (ir::op_category(node(in).op) == ir::OpCategory::Movement && !owned_[static_cast<size_t>(in)]) {
           const ir::Node& mv = node(in);
-          if (mv.op == Op::Permute && mv.attrs.perm.back() != static_cast<int64_t>(mv.attrs.perm.size()) - 1) strided = true;
+          if (moves_innermost_axis(mv)) strided = true;
           in = mv.inputs[0];
         }
         if (!owned_[static_cast<size_t>(in)] && is_inlinable(node(in)) &&
@@ -131,6 +131,12 @@ class Scheduler {
       }
     }
     store_permuted_gather_tables();
+  }
+
+  // A permute whose innermost axis comes from elsewhere: its reader's
+  // innermost loop reads the source with a stride.
+  static bool moves_innermost_axis(const ir::Node& n) {
+    return n.op == Op::Permute && n.attrs.perm.back() != static_cast<int64_t>(n.attrs.perm.size()) - 1;
   }
 
   // A gather reads its table at data-dependent rows. Read through a permute
@@ -150,9 +156,7 @@ class Scheduler {
              node(table).shape.back() == node(node(table).inputs[0]).shape.back())
         table = node(table).inputs[0];
       const ir::Node& t = node(table);
-      if (t.op == Op::Permute && !owned_[static_cast<size_t>(table)] &&
-          t.attrs.perm.back() != static_cast<int64_t>(t.attrs.perm.size()) - 1)
-        reads[table] += ir::num_elements(gather.shape);
+      if (moves_innermost_axis(t) && !owned_[static_cast<size_t>(table)]) reads[table] += ir::num_elements(gather.shape);
     }
     for (const auto& [table, gathered] : reads)
       if (gathered >= ir::num_elements(node(table).shape)) {
