@@ -20,9 +20,25 @@
 
 namespace grokjit::cli {
 
+namespace {
+// Output that could not be written (stdout on a full disk, a closed pipe's
+// reader gone) must not end in success: the user would take a cut file for
+// the whole.
+void flush_standard_output() {
+  std::cout.flush();
+  const bool failed = !std::cout || std::fflush(stdout) != 0 || std::ferror(stdout);
+  if (failed) throw Error("cannot write to standard output (a full disk, or a closed pipe?): the output is incomplete",
+                          ExitCode::Io);
+}
+}  // namespace
+
 int run_main(int argc, char** argv) {
   CLI::App app{"grokjit: a JIT training engine for grokking and optimizer research"};
   app.require_subcommand(0, 1);
+  // Usage errors read like every other error: "grokjit: error: --steps: ...".
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return "grokjit: error: " + std::string(e.what()) + "\nRun with --help for more information.\n";
+  });
   bool version = false;
   app.add_flag("--version", version, "print the version and build configuration");
   // Flags that set knobs (runtime/knobs.h): validated there, by name.
@@ -92,17 +108,22 @@ int run_main(int argc, char** argv) {
                   GROKJIT_LLVM_VERSION, GROKJIT_HAVE_NVRTC ? GROKJIT_CUDA_VERSION : "off", GROKJIT_BUILD_TYPE);
       return 0;
     }
-    if (train->parsed()) return run_train(train_args);
-    if (sweep->parsed()) return run_sweep_command(sweep_args);
-    if (experiment->parsed()) return run_experiment(experiment_args);
-    if (report->parsed()) return run_report(report_args, std::cout);
-    if (graph->parsed()) return run_graph(graph_args);
-    if (doctor->parsed()) return run_doctor(doctor_json);
-    if (data->parsed()) return run_data(data_args);
-    if (kernels->parsed()) return run_kernels(kernels_args, std::cout);
-    if (bench->parsed()) return run_bench(bench_args, std::cout);
-    std::cout << app.help();
-    return 0;
+    auto run_command = [&]() -> int {
+      if (train->parsed()) return run_train(train_args);
+      if (sweep->parsed()) return run_sweep_command(sweep_args);
+      if (experiment->parsed()) return run_experiment(experiment_args);
+      if (report->parsed()) return run_report(report_args, std::cout);
+      if (graph->parsed()) return run_graph(graph_args);
+      if (doctor->parsed()) return run_doctor(doctor_json);
+      if (data->parsed()) return run_data(data_args);
+      if (kernels->parsed()) return run_kernels(kernels_args, std::cout);
+      if (bench->parsed()) return run_bench(bench_args, std::cout);
+      std::cout << app.help();
+      return 0;
+    };
+    const int rc = run_command();
+    flush_standard_output();
+    return rc;
   } catch (const Error& e) {
     std::fprintf(stderr, "grokjit: error: %s\n", e.what());
     return e.exit_code();

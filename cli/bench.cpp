@@ -328,7 +328,7 @@ MachinePeak gpu_peak(bool remeasure) {
 
 void add_bench_options(CLI::App& cmd, BenchArgs& args) {
   add_spec_options(cmd, args.spec);
-  cmd.remove_option(cmd.get_option("--fusion"));  // bench compares: on | off | both
+  add_backend_option(cmd, args.spec);
   cmd.add_option("--fusion", args.fusion, "on | off | both (default both: side by side)")
       ->check(CLI::IsMember({"on", "off", "both"}));
   cmd.add_option("--steps", args.steps, "timed steps per program (default 30)")->check(CLI::Range(1, 1000000));

@@ -1,7 +1,6 @@
-// The training-step benchmark behind `grokjit bench` (cli/bench.cpp), usable
-// on its own (bench/step_bench.cpp): bind a train-step program to fresh
-// buffers and time its steps, compile cold and warm, and this machine's
-// measured peaks, cached on disk.
+// The training-step benchmark behind `grokjit bench` (cli/bench.cpp): bind a
+// train-step program to fresh buffers and time its steps, compile cold and
+// warm, and this machine's measured peaks, cached on disk.
 #pragma once
 
 #include <cstdint>

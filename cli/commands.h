@@ -14,7 +14,8 @@
 
 namespace grokjit::cli {
 
-// Options every spec-driven command shares: the spec, overrides, backend.
+// Options of the spec-driven commands: the spec and its overrides (all of
+// them), the backend and fusion (those that compile kernels).
 struct SpecArgs {
   std::string spec;
   std::vector<std::string> sets;  // --set key=value
@@ -24,7 +25,12 @@ struct SpecArgs {
 };
 std::string effective_backend(const SpecArgs& args);
 bool effective_fusion(const SpecArgs& args);
-void add_spec_options(CLI::App& cmd, SpecArgs& args);
+void add_spec_options(CLI::App& cmd, SpecArgs& args);  // SPEC, --set, --seed
+void add_backend_option(CLI::App& cmd, SpecArgs& args);
+void add_fusion_option(CLI::App& cmd, SpecArgs& args);
+// For options whose empty value would silently mean their default (an unset
+// shell variable in `--shard "$SHARD"` would run every shard's points).
+CLI::Validator not_empty();
 runtime::RunConfig load_run_config(const SpecArgs& args);
 // The device for --backend; says on stderr why `auto` chose what it chose.
 std::unique_ptr<runtime::Device> make_device(const std::string& backend, bool verbose);
@@ -104,7 +110,7 @@ void add_kernels_options(CLI::App& cmd, KernelsArgs& args);
 int run_kernels(const KernelsArgs& args, std::ostream& out);
 
 struct BenchArgs {
-  SpecArgs spec;               // its --fusion is replaced by `fusion` below
+  SpecArgs spec;               // spec.fusion unused: bench takes on, off or both
   std::string fusion = "both"; // on | off | both
   int steps = 30;
   int warmup = 5;

@@ -16,8 +16,9 @@ void add_experiment_options(CLI::App& cmd, ExperimentArgs& args) {
   cmd.add_option("name", args.name, "the experiment:" + names)->required();
   cmd.add_option("--sweep", args.sweep.sweep,
                  "sweep file (default: the experiment's, specs/sweeps/<name>.json; stable-lr: its plan, "
-                 "specs/experiments/stable-lr.json)");
-  cmd.add_option("--out", args.sweep.out, "output directory (default: the sweep's \"out\")");
+                 "specs/experiments/stable-lr.json)")
+      ->check(not_empty());
+  cmd.add_option("--out", args.sweep.out, "output directory (default: the sweep's \"out\")")->check(not_empty());
   cmd.add_option("--jobs,-j", args.sweep.jobs, "runs at once (default 1)")->check(CLI::Range(1, 256));
   cmd.add_flag("--report-only", args.report_only, "only (re)write the report from the results already there");
   cmd.add_option("--backend", args.sweep.backend, "cpu | cuda | auto | reference; default GROKJIT_BACKEND, else cpu")

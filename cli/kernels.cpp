@@ -329,7 +329,12 @@ std::string kernels_backend(const SpecArgs& spec) {
     throw Error("--backend reference interprets the graph in float64 and has no kernels; `grokjit kernels` works with "
                 "--backend cpu or cuda",
                 ExitCode::Usage);
-  if (backend == "auto") return runtime::cuda_unusable_reason().empty() ? "cuda" : "cpu";
+  if (backend == "auto") {  // say why, on stderr, as train does
+    const std::string why_not = runtime::cuda_unusable_reason();
+    std::fprintf(stderr, "grokjit: backend auto -> %s\n",
+                 why_not.empty() ? "cuda" : ("cpu (no usable GPU: " + why_not + ")").c_str());
+    return why_not.empty() ? "cuda" : "cpu";
+  }
   return backend;
 }
 
@@ -337,6 +342,8 @@ std::string kernels_backend(const SpecArgs& spec) {
 
 void add_kernels_options(CLI::App& cmd, KernelsArgs& args) {
   add_spec_options(cmd, args.spec);
+  add_backend_option(cmd, args.spec);
+  add_fusion_option(cmd, args.spec);
   cmd.add_option("--which", args.which, "train | eval | both (default both)")
       ->check(CLI::IsMember({"train", "eval", "both"}));
   cmd.add_flag("--json", args.json, "machine-readable listing (schema grokjit.kernels/1, docs/cli.md)");
@@ -346,9 +353,11 @@ void add_kernels_options(CLI::App& cmd, KernelsArgs& args) {
       ->check(CLI::Range(0, 4096));
   cmd.add_option("--dump", args.dump,
                  "write every kernel's artifacts to DIR: <program>/<index>_<name>.kir, .ll, .s (cpu) or .cu, .ptx, "
-                 ".ptxas.txt, .cubin (cuda), plan.txt, index.json");
+                 ".ptxas.txt, .cubin (cuda), plan.txt, index.json")
+      ->check(not_empty());
   cmd.add_option("--kernel", args.kernel,
-                 "print one kernel (by name or <index>_<name> id): kernel IR and LLVM IR (cpu), CUDA source (cuda)");
+                 "print one kernel (by name or <index>_<name> id): kernel IR and LLVM IR (cpu), CUDA source (cuda)")
+      ->check(not_empty());
 }
 
 int run_kernels(const KernelsArgs& args, std::ostream& out) {

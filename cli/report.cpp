@@ -12,7 +12,8 @@ namespace grokjit::cli {
 
 void add_report_options(CLI::App& cmd, ReportArgs& args) {
   cmd.add_option("results", args.results, "results files (JSON lines from grokjit sweep); shards merge")->required();
-  cmd.add_option("--out,-o", args.out, "report directory (default: report/ next to the first results file)");
+  cmd.add_option("--out,-o", args.out, "report directory (default: report/ next to the first results file)")
+      ->check(not_empty());
   cmd.add_option("--by", args.by,
                  "grouping fields, comma-separated dotted config paths or point.AXIS; the last is compared "
                  "pairwise (default task.kind,model.output,optimizer.kind)");
@@ -21,7 +22,7 @@ void add_report_options(CLI::App& cmd, ReportArgs& args) {
   cmd.add_option("--format", args.format, "what to print on stdout: md | json (both files are always written)")
       ->check(CLI::IsMember({"md", "json"}));
   cmd.add_flag("--no-plots", args.no_plots, "write no plots");
-  cmd.add_option("--gnuplot", args.gnuplot, "the gnuplot executable (default: gnuplot on PATH)");
+  cmd.add_option("--gnuplot", args.gnuplot, "the gnuplot executable (default: gnuplot on PATH)")->check(not_empty());
   cmd.add_flag("--quiet,-q", args.quiet, "print nothing on stdout");
 }
 

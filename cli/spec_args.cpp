@@ -26,8 +26,23 @@ void add_spec_options(CLI::App& cmd, SpecArgs& args) {
             return "";
           },
           "UINT64"));
+}
+
+CLI::Validator not_empty() {
+  return CLI::Validator(
+      [](std::string& text) {
+        return text.empty() ? std::string("an empty value is not allowed; leave the option out for its default")
+                            : std::string();
+      },
+      "");
+}
+
+void add_backend_option(CLI::App& cmd, SpecArgs& args) {
   cmd.add_option("--backend", args.backend, "cpu | cuda | auto | reference (float64 interpreter); default GROKJIT_BACKEND, else cpu")
       ->check(CLI::IsMember({"cpu", "cuda", "auto", "reference"}));
+}
+
+void add_fusion_option(CLI::App& cmd, SpecArgs& args) {
   cmd.add_option("--fusion", args.fusion, "on | off (one kernel per IR op); default GROKJIT_FUSION or on")
       ->check(CLI::IsMember({"on", "off"}));
 }

@@ -18,16 +18,18 @@ constexpr int kGpuPack = 8;
 
 void add_sweep_options(CLI::App& cmd, SweepArgs& args) {
   cmd.add_option("sweep", args.sweep, "sweep file (JSON); see docs/sweeps.md")->required();
-  cmd.add_option("--out", args.out, "output directory (default: the sweep's \"out\", else runs/sweeps/<name>)");
+  cmd.add_option("--out", args.out, "output directory (default: the sweep's \"out\", else runs/sweeps/<name>)")
+      ->check(not_empty());
   cmd.add_option("--shard", args.shard,
                  "run shard i of N (0 <= i < N): the points whose index % N == i; default SLURM_ARRAY_TASK_ID/COUNT "
-                 "when set, else all");
+                 "when set, else all")
+      ->check(not_empty());
   cmd.add_flag("--per-shard-results", args.per_shard_results,
                "with a shard, write results.shard-i-of-N.jsonl instead of appending to results.jsonl");
   cmd.add_option("--jobs,-j", args.jobs, "runs at once; each gets threads/jobs CPU threads (default 1)")
       ->check(CLI::Range(1, 256));
   cmd.add_option("--pack", args.pack,
-                 "train up to N points that differ only in train.seed as one program (a leading run axis); "
+                 "train up to N points that differ only in train.seed (and task.split_seed) as one program (a leading run axis); "
                  "default: 8 on a GPU, 1 on the CPU (docs/sweeps.md)")
       ->check(CLI::Range(1, 64));
   cmd.add_flag("--dry-run,-n", args.dry_run, "list the points (index, state, id, axis values, the pack each trains in) and stop");

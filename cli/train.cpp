@@ -6,13 +6,16 @@
 
 #include "cli/commands.h"
 #include "ir/error.h"
+#include "runtime/files.h"
 #include "runtime/trainer.h"
 
 namespace grokjit::cli {
 
 void add_train_options(CLI::App& cmd, TrainArgs& args) {
   add_spec_options(cmd, args.spec);
-  cmd.add_option("--out", args.out, "output directory (default runs/<spec name>)");
+  add_backend_option(cmd, args.spec);
+  add_fusion_option(cmd, args.spec);
+  cmd.add_option("--out", args.out, "output directory (default runs/<spec name>)")->check(not_empty());
   cmd.add_flag("--resume", args.resume, "continue the run in --out from its checkpoint");
   cmd.add_flag("--overwrite", args.overwrite, "replace the run already in --out (else refused)")->excludes("--resume");
   cmd.add_flag("--quiet,-q", args.quiet, "no per-epoch output");
@@ -46,6 +49,9 @@ int run_train(const TrainArgs& args) {
   options.fusion = effective_fusion(args.spec);
   options.resume = args.resume;
   options.quiet = args.quiet;
+  // Held from before the checks below to the end of the run: another
+  // process could otherwise pass them too, or delete this run's files.
+  runtime::DirectoryLock out_lock(options.out_dir);
   if (!args.resume && !args.overwrite) refuse_to_replace_a_run(options.out_dir);
   if (args.overwrite)  // nothing of the old run may be left to mix with the new one (a crash before its first save)
     for (const char* file : kRunFiles) std::filesystem::remove(std::filesystem::path(options.out_dir) / file);

@@ -95,6 +95,10 @@ CheckpointState load_checkpoint_file(const std::string& path, const StepGraphs& 
   };
   if (meta("format") != "grokjit-checkpoint-1")
     fail("format '" + meta("format") + "' is not grokjit-checkpoint-1");
+  // The checksum covers the tensors only: an edited config must not pass for "another config".
+  const nlohmann::json config = nlohmann::json::parse(meta("grokjit.config"), nullptr, false);
+  if (!config.is_object() || !config.contains("task") || !config.contains("model") || !config.contains("train"))
+    fail("metadata 'grokjit.config' is not a run config (the file was edited or damaged)");
   if (check_config) check_config(meta("grokjit.config"));
 
   std::vector<const NamedTensor*> in_order;

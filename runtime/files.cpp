@@ -1,6 +1,7 @@
 #include "runtime/files.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -9,6 +10,8 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <sstream>
 
 #include "ir/error.h"
@@ -53,6 +56,22 @@ std::string read_text_file(const std::string& path, const char* what) {
 }
 
 void write_file_atomically(const std::string& path, std::string_view bytes) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status) &&
+      !std::filesystem::is_directory(status)) {
+    // A device or a pipe (-o /dev/stdout): renaming over it would replace it with a file. Write into it.
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) write_failed(path, "open", errno);
+    try {
+      write_all(fd, bytes.data(), bytes.size(), path);
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+    if (::close(fd) != 0) write_failed(path, "close", errno);
+    return;
+  }
   static std::atomic<uint64_t> counter{0};
   const std::string temp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -82,6 +101,62 @@ void write_file_atomically(const std::string& path, std::string_view bytes) {
     ::fsync(dir);
     ::close(dir);
   }
+}
+
+namespace {
+struct HeldLock {
+  int fd = -1;
+  int holders = 0;
+};
+std::mutex g_locks_mutex;
+std::map<std::string, HeldLock> g_locks;  // by canonical lock-file path
+}  // namespace
+
+DirectoryLock::DirectoryLock(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw Error("cannot create directory '" + dir + "': " + ec.message(), ExitCode::Io);
+  const std::string path = (std::filesystem::canonical(dir, ec) / ".grokjit.lock").string();
+  if (ec) throw Error("cannot resolve directory '" + dir + "': " + ec.message(), ExitCode::Io);
+  std::lock_guard<std::mutex> guard(g_locks_mutex);
+  if (auto it = g_locks.find(path); it != g_locks.end()) {
+    ++it->second.holders;
+    key_ = path;
+    return;
+  }
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error("cannot open lock file '" + path + "': " + std::strerror(errno), ExitCode::Io);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    if (error != EWOULDBLOCK) {  // no flock here (ENOLCK, EOPNOTSUPP...): run unlocked
+      ::close(fd);
+      return;
+    }
+    char pid[32] = {0};
+    const ssize_t n = ::pread(fd, pid, sizeof pid - 1, 0);
+    ::close(fd);
+    std::string holder = n > 0 ? std::string(pid, static_cast<size_t>(n)) : "";
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    throw Error(dir + " is in use by another grokjit process" + (holder.empty() ? "" : " (pid " + holder + ")") +
+                    ": wait for it to finish, or give another output directory",
+                ExitCode::Usage);
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) == 0) {  // the pid only makes the other process's message clearer: no error if unwritten
+    const ssize_t written = ::pwrite(fd, pid.data(), pid.size(), 0);
+    static_cast<void>(written);
+  }
+  g_locks[path] = HeldLock{fd, 1};
+  key_ = path;
+}
+
+DirectoryLock::~DirectoryLock() {
+  if (key_.empty()) return;
+  std::lock_guard<std::mutex> guard(g_locks_mutex);
+  auto it = g_locks.find(key_);
+  if (it == g_locks.end() || --it->second.holders > 0) return;
+  ::close(it->second.fd);  // releases the flock; the file stays (harmless, and removing it would race)
+  g_locks.erase(it);
 }
 
 std::string iso_utc_now() {

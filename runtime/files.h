@@ -13,8 +13,25 @@ std::string read_text_file(const std::string& path, const char* what);
 
 // Writes a temporary file next to `path`, fsyncs it and renames it into
 // place (then fsyncs the folder): a reader never sees half a file, and a
-// crash leaves the old file or the new one.
+// crash leaves the old file or the new one. A device or pipe at `path`
+// (/dev/stdout) is written into instead.
 void write_file_atomically(const std::string& path, std::string_view bytes);
+
+// Holds an advisory lock (flock) on DIR/.grokjit.lock while it lives, so
+// that two processes never write one run directory at once (their metrics
+// would interleave and one summary replace the other). Re-entrant within a
+// process. Another process holding it: Error(Usage) naming its pid. DIR is
+// created if missing. On a file system without flock, nothing is locked.
+class DirectoryLock {
+ public:
+  explicit DirectoryLock(const std::string& dir);
+  ~DirectoryLock();
+  DirectoryLock(const DirectoryLock&) = delete;
+  DirectoryLock& operator=(const DirectoryLock&) = delete;
+
+ private:
+  std::string key_;  // the lock file's canonical path; "" = nothing held
+};
 
 // "2026-11-23T16:22:57Z"
 std::string iso_utc_now();

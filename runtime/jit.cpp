@@ -7,6 +7,7 @@
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/IR/Module.h>
+#include <llvm/Object/ObjectFile.h>
 #include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/TargetSelect.h>
@@ -129,6 +130,22 @@ CompiledObject compile_kernel(const codegen::Kernel& kernel, const codegen::CpuE
   }
   emit(llvm::CodeGenFileType::ObjectFile, out.object);
   return out;
+}
+
+std::string object_defect(const std::string& object, const std::string& symbol) {
+  auto file = llvm::object::ObjectFile::createObjectFile(llvm::MemoryBufferRef(object, symbol));
+  if (!file) return "not an object file: " + error_text(file.takeError());
+  for (const llvm::object::SymbolRef& sym : (*file)->symbols()) {
+    auto name = sym.getName();
+    auto flags = sym.getFlags();
+    if (!name || !flags) {
+      if (!name) llvm::consumeError(name.takeError());
+      if (!flags) llvm::consumeError(flags.takeError());
+      continue;
+    }
+    if (*name == symbol && !(*flags & llvm::object::SymbolRef::SF_Undefined)) return "";
+  }
+  return "an object file that does not define " + symbol;
 }
 
 JitLinker::JitLinker() {

@@ -48,6 +48,11 @@ struct CompiledObject {
 // builds its own context and target machine.
 CompiledObject compile_kernel(const codegen::Kernel& kernel, const codegen::CpuEmitOptions& options, bool want_text = false);
 
+// Why `object` cannot be what defines kernel `symbol` ("" when it can): not
+// an object file, or one that does not define that symbol (a cache entry
+// whose checksum holds but whose content was swapped or rewritten).
+std::string object_defect(const std::string& object, const std::string& symbol);
+
 // One LLJIT (per device). Objects are added once per symbol.
 class JitLinker {
  public:

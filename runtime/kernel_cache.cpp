@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -69,6 +70,11 @@ void KernelCache::report_corrupt(const std::string& path, const std::string& why
 std::optional<std::string> KernelCache::get(const std::string& key) {
   if (!enabled()) return std::nullopt;
   std::string path = path_of(key);
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {  // opens, then fails to read; not ours to delete
+    report_corrupt(path, "a directory, not an entry: left in place");
+    return std::nullopt;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
   std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -88,12 +94,17 @@ std::optional<std::string> KernelCache::get(const std::string& key) {
     if (fnv1a(payload) != h.checksum) why = "checksum mismatch";
   }
   if (!why.empty()) {
-    report_corrupt(path, why);
-    std::error_code ec;
-    std::filesystem::remove(path, ec);
+    discard(key, why);
     return std::nullopt;
   }
   return payload;
+}
+
+void KernelCache::discard(const std::string& key, const std::string& why) {
+  const std::string path = path_of(key);
+  report_corrupt(path, why);
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
 }
 
 void KernelCache::put(const std::string& key, const std::string& object) {
@@ -109,7 +120,15 @@ void KernelCache::put(const std::string& key, const std::string& object) {
   h.checksum = fnv1a(object);
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return;  // a read-only cache is not an error: we just compile every time
+    if (!out) {  // a read-only cache is not an error: we just compile every time (and say so once)
+      const int error = errno;
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!warned_unwritable_)
+        std::cerr << "grokjit: warning: kernel cache " << dir_ << " cannot be written (" << std::strerror(error)
+                  << "): compiled kernels are not saved for later runs\n";
+      warned_unwritable_ = true;
+      return;
+    }
     out.write(reinterpret_cast<const char*>(&h), sizeof(h));
     out.write(object.data(), static_cast<std::streamsize>(object.size()));
     if (!out) {

@@ -38,6 +38,9 @@ class KernelCache {
 
   std::optional<std::string> get(const std::string& key);
   void put(const std::string& key, const std::string& object);
+  // An entry get() returned whose payload proved unusable: reported once
+  // (with its path and why), removed, to be recompiled.
+  void discard(const std::string& key, const std::string& why);
 
   size_t corrupt_entries() const { return corrupt_; }
 
@@ -48,6 +51,7 @@ class KernelCache {
   std::mutex mu_;
   std::set<std::string> reported_;
   size_t corrupt_ = 0;
+  bool warned_unwritable_ = false;
 };
 
 }  // namespace grokjit::runtime

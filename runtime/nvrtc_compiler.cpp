@@ -161,9 +161,7 @@ CompiledCuda NvrtcCompiler::compile(const CudaCompileRequest& request) {
       c.cache_hit = true;
       return c;
     }
-    // A well-formed entry with a payload we cannot read: recompile over it.
-    std::fprintf(stderr, "grokjit: kernel cache entry %s is not a CUDA entry; recompiling it\n",
-                 cache_.path_of(key).c_str());
+    cache_.discard(key, "a well-formed entry whose payload is not a CUDA entry");
   }
   CompiledCuda c = compile_uncached(request);
   cache_.put(key, encode(c));

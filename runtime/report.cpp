@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "ir/error.h"
+#include "runtime/files.h"
 #include "runtime/stats.h"
 #include "runtime/sweep.h"
 
@@ -46,6 +47,20 @@ std::string incomplete(const json& row) {
   if (!s.contains("config") || !s["config"].is_object()) return "no \"summary.config\"";
   if (!s.contains("grokking_epoch") || !(s["grokking_epoch"].is_null() || s["grokking_epoch"].is_number_integer()))
     return "\"summary.grokking_epoch\" is neither an integer nor null";
+  // Values no run can have (an edited or foreign row) would skew every statistic.
+  auto positive_integer = [](const json& j) { return j.is_number_integer() && j.get<int64_t>() >= 1; };
+  const json* cap = nullptr;
+  if (s.contains("criterion") && s["criterion"].is_object() && s["criterion"].contains("cap")) cap = &s["criterion"]["cap"];
+  else if (s["config"].contains("train") && s["config"]["train"].is_object() && s["config"]["train"].contains("max_epochs"))
+    cap = &s["config"]["train"]["max_epochs"];
+  if (cap && !positive_integer(*cap)) return "its epoch cap " + cap->dump() + " is not a whole number of epochs";
+  const json& epoch = s["grokking_epoch"];
+  if (epoch.is_number_integer()) {
+    if (!positive_integer(epoch)) return "\"summary.grokking_epoch\" is " + epoch.dump() + " (epochs count from 1)";
+    if (cap && epoch.get<int64_t>() > cap->get<int64_t>())
+      return "\"summary.grokking_epoch\" " + epoch.dump() + " is after its epoch cap " + cap->dump();
+    if (s.contains("censored") && s["censored"] == true) return "\"summary.censored\" is true, yet it has a grokking epoch";
+  }
   return "";
 }
 
@@ -1074,12 +1089,9 @@ Written Reporter::run() {
   w.plots = drawn_;
   w.markdown_path = (fs::path(dir_) / "report.md").string();
   w.json_path = (fs::path(dir_) / "report.json").string();
-  for (const auto& [path, text] : {std::pair{w.markdown_path, w.markdown}, std::pair{w.json_path, js_.dump(2) + "\n"}}) {
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    f << text;
-    f.close();
-    if (!f) throw Error("cannot write " + path, ExitCode::Io);
-  }
+  // Atomically: a failed write (a full disk) keeps the previous report whole, and the error says why.
+  write_file_atomically(w.markdown_path, w.markdown);
+  write_file_atomically(w.json_path, js_.dump(2) + "\n");
   return w;
 }
 

@@ -162,9 +162,8 @@ void check_tiling(std::vector<Entry>& entries, uint64_t data_size, std::string_v
 }
 
 std::vector<uint8_t> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot read '" + path + "': " + std::strerror(errno), ExitCode::Io);
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  const std::string bytes = read_text_file(path, "safetensors file");
+  return std::vector<uint8_t>(bytes.begin(), bytes.end());
 }
 
 }  // namespace

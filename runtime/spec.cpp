@@ -8,6 +8,7 @@
 #include <fstream>
 #include <limits>
 #include <optional>
+#include <regex>
 #include <span>
 #include <sstream>
 #include <type_traits>
@@ -245,8 +246,9 @@ std::string describe_bounds(const Rule& rule, bool integer) {
 // ---------------------------------------------------------------- field types
 
 // Run names become folder names: keep them portable.
+// A name is also a directory (runs/<name>): "." and ".." would put a run elsewhere.
 bool is_run_name(std::string_view text) {
-  return !text.empty() && text.size() <= 128 &&
+  return !text.empty() && text.size() <= 128 && text != "." && text != ".." &&
          text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
              std::string_view::npos;
 }
@@ -342,7 +344,7 @@ T read_value(const json& value, const Path& path, const Rule& rule, std::string_
     if (!value.is_string()) expected("a string");
     const std::string text = value.get<std::string>();
     if (rule.name_chars && !is_run_name(text)) {
-      fail(source, path, value.dump() + " is not allowed; allowed: 1 to 128 letters, digits, '.', '_', '-'");
+      fail(source, path, value.dump() + " is not allowed; allowed: 1 to 128 letters, digits, '.', '_', '-' (not . or ..)");
     }
     return text;
   } else if constexpr (std::is_enum_v<T>) {
@@ -512,7 +514,7 @@ void visit_fields(V& v, optimizers::OptimizerConfig& c) {
 
 template <class V>
 void visit_fields(V& v, TrainLoopConfig& c) {
-  v.value("batch_size", c.batch_size, between(0, 1 << 24), "Rows per step; 0 = full batch (an epoch is one step)");
+  v.value("batch_size", c.batch_size, between(0, 1 << 24), "Rows per step; 0 or more than the training rows = full batch (an epoch is one step)");
   v.value("max_epochs", c.max_epochs, between(1, 1e9), "Epoch cap; a run that never groks is censored here (OPEN)");
   v.value("seed", c.seed, any_value(), "Seed of init, shuffling and dropout");
   v.value("memorize_threshold", c.memorize_threshold, share(), "Training accuracy that counts as memorized");
@@ -783,9 +785,16 @@ void check_override_path(const Path& path, std::string_view assignment) {
 }
 
 // JSON syntax when it parses ("0.05", "true", "[4, 6]", "\"x\""), else the text.
-json override_value(std::string_view text) {
-  json value = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  return value.is_discarded() ? json(std::string(text)) : value;
+// A --set value: JSON, or else a bare string (--set task.kind=mul). Text
+// that means to be JSON (an object, an array, a number) is parsed strictly:
+// duplicate keys and syntax errors are errors, not strings.
+json override_value(std::string_view text, std::string_view assignment) {
+  static const std::regex number(R"(-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?)");
+  const bool means_json = !text.empty() && (text.front() == '{' || text.front() == '[' ||
+                                            std::regex_match(text.begin(), text.end(), number));
+  const json value = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded() && !means_json) return json(std::string(text));
+  return parse_json_text(text, "--set " + std::string(assignment));
 }
 
 // ---------------------------------------------------------------- JSON text
@@ -811,7 +820,9 @@ std::string parse_error_reason(const std::string& what) {
   return colon == std::string::npos ? what : what.substr(colon + 2);
 }
 
-// Rejects duplicate keys while parsing, naming the object's path.
+// Rejects duplicate keys while parsing, naming the object's path, and
+// nesting beyond kMaxJsonDepth.
+constexpr size_t kMaxJsonDepth = 512;
 class DuplicateKeyCheck {
  public:
   DuplicateKeyCheck(std::string_view source, ExitCode code) : source_(source), code_(code) {}
@@ -820,6 +831,11 @@ class DuplicateKeyCheck {
     switch (event) {
       case json::parse_event_t::object_start:
       case json::parse_event_t::array_start:
+        // Far deeper than any spec, sweep or row; much deeper JSON overflows the stack.
+        if (scopes_.size() >= kMaxJsonDepth)
+          throw Error(std::string(source_) + ": invalid JSON: nested deeper than " + std::to_string(kMaxJsonDepth) +
+                          " levels",
+                      code_);
         scopes_.push_back({event == json::parse_event_t::array_start, {}, {}});
         break;
       case json::parse_event_t::object_end:
@@ -938,27 +954,19 @@ void apply_override(nlohmann::json& spec, std::string_view assignment) {
     }
     node = &next;
   }
-  (*node)[path.back()] = override_value(assignment.substr(equals + 1));
+  (*node)[path.back()] = override_value(assignment.substr(equals + 1), assignment);
 }
 
-RunConfig parse_spec_text(std::string_view text, std::string_view source, const std::vector<std::string>& overrides) {
-  json spec = parse_json_text(text, source);
-  if (!spec.is_object()) fail(source, {}, "a spec is a JSON object, got " + describe_json(spec));
-  for (const std::string& assignment : overrides) apply_override(spec, assignment);
-  return parse_spec(spec, source);
-}
-
-RunConfig load_spec(const std::string& path, const std::vector<std::string>& overrides) {
-  json spec = parse_json_text(read_text_file(path, "spec"), path);
-  if (!spec.is_object()) fail(path, {}, "a spec is a JSON object, got " + describe_json(spec));
-  if (!spec.contains("name") && is_run_name(file_stem(path))) spec["name"] = file_stem(path);
+namespace {
+// Applies the overrides and parses. An error about a value that came from
+// --set is the flag's, not the file's: "--set optimizer.adam.lr=abc: ...".
+RunConfig parse_overridden(json spec, std::string_view source, const std::vector<std::string>& overrides) {
   for (const std::string& assignment : overrides) apply_override(spec, assignment);
   try {
-    return parse_spec(spec, path);
+    return parse_spec(spec, source);
   } catch (const Error& e) {
-    // A bad value that came from --set is the flag's, not the file's: "--set optimizer.adam.lr=abc: ...".
-    const std::string what = e.what(), in_file = path + ": ";
-    if (what.rfind(in_file, 0) != 0) throw;
+    const std::string what = e.what(), in_file = std::string(source) + ": ";
+    if (overrides.empty() || what.rfind(in_file, 0) != 0) throw;
     const std::string rest = what.substr(in_file.size());
     for (auto it = overrides.rbegin(); it != overrides.rend(); ++it) {
       std::string pointer = "/" + it->substr(0, it->find('='));
@@ -966,8 +974,25 @@ RunConfig load_spec(const std::string& path, const std::vector<std::string>& ove
       if (rest.rfind(pointer + ":", 0) == 0 || rest.rfind(pointer + "/", 0) == 0)
         throw Error("--set " + *it + ": " + rest, e.code());
     }
-    throw;
+    // A check across fields (heads must divide d_model) may fail because of one: name them all.
+    std::string sets;
+    for (const std::string& assignment : overrides) sets += (sets.empty() ? "--set " : ", --set ") + assignment;
+    throw Error(what + " (in the spec as changed by " + sets + ")", e.code());
   }
+}
+}  // namespace
+
+RunConfig parse_spec_text(std::string_view text, std::string_view source, const std::vector<std::string>& overrides) {
+  json spec = parse_json_text(text, source);
+  if (!spec.is_object()) fail(source, {}, "a spec is a JSON object, got " + describe_json(spec));
+  return parse_overridden(std::move(spec), source, overrides);
+}
+
+RunConfig load_spec(const std::string& path, const std::vector<std::string>& overrides) {
+  json spec = parse_json_text(read_text_file(path, "spec"), path);
+  if (!spec.is_object()) fail(path, {}, "a spec is a JSON object, got " + describe_json(spec));
+  if (!spec.contains("name") && is_run_name(file_stem(path))) spec["name"] = file_stem(path);
+  return parse_overridden(std::move(spec), path, overrides);
 }
 
 nlohmann::json spec_to_json(const RunConfig& config) {

@@ -141,8 +141,8 @@ class SweepParser {
     Sweep out;
     out.source = source_;
     out.name = sweep.contains("name") ? string_at(sweep["name"], "/name") : stem_of(source_);
-    if (out.name.empty() || id_safe(out.name) != out.name)
-      fail(source_, "/name", "'" + out.name + "' is not a sweep name; use letters, digits, '.', '_', '-'");
+    if (out.name.empty() || id_safe(out.name) != out.name || out.name == "." || out.name == "..")
+      fail(source_, "/name", "'" + out.name + "' is not a sweep name; use letters, digits, '.', '_', '-' (not . or ..)");
     if (sweep.contains("comment")) string_at(sweep["comment"], "/comment");
     out.default_out = sweep.contains("out") ? string_at(sweep["out"], "/out") : "runs/sweeps/" + out.name;
     if (out.default_out.empty()) fail(source_, "/out", "empty output directory");
@@ -474,7 +474,10 @@ ResultsScan scan_results(const std::string& out_dir) {
     const std::string name = entry.path().filename().string();
     const bool shard_file = name.rfind("results.shard-", 0) == 0 && name.size() > 6 &&
                             name.compare(name.size() - 6, 6, ".jsonl") == 0;
-    if (name == "results.jsonl" || shard_file) scan.files.push_back(entry.path().string());
+    if (!(name == "results.jsonl" || shard_file)) continue;
+    if (entry.is_directory(ec))
+      throw Error(entry.path().string() + " is a directory, not a results file: move it away", ExitCode::Io);
+    scan.files.push_back(entry.path().string());
   }
   std::sort(scan.files.begin(), scan.files.end());  // results.jsonl before results.shard-*
   for (const std::string& file : scan.files) {

@@ -140,11 +140,13 @@ class Run {
   void finalize(Slot& s);
   void save_checkpoint();
   void load_checkpoint();
+  void refuse_to_rewrite_a_finished_run() const;
   void report_progress(const Slot& s, const EpochMetrics& m);
   bool is_two_layer() const { return config().model.kind == models::ModelKind::TwoLayer; }
 
   std::vector<Slot> slots_;
   Device& device_;
+  std::vector<std::unique_ptr<DirectoryLock>> dir_locks_;  // one per slot's --out, held while training
 
   tasks::Dataset data_;
   int64_t batch_ = 0;
@@ -580,24 +582,66 @@ void Run::load_checkpoint() {
     s.summary.censored = false;
   }
   elapsed_before_resume_ = st.elapsed_seconds;
-  // Drop metric lines of epochs after the checkpoint, so they are not doubled.
+  // Keep the metric lines of the epochs before the checkpoint (later ones
+  // would be doubled), and say what is missing from them.
   fs::path metrics = s.dir() / "metrics.jsonl";
   std::ifstream in(metrics);
   std::string line, kept;
+  size_t line_number = 0, unreadable = 0;
+  int64_t last_kept = 0;
   while (std::getline(in, line)) {
+    ++line_number;
     if (line.empty()) continue;
     json j = json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.contains("epoch")) break;  // a torn last line from a crash
-    if (j["epoch"].get<int64_t>() >= epoch_) break;
+    if (j.is_discarded() || !j.is_object() || !j.contains("epoch") || !j["epoch"].is_number_integer()) {
+      ++unreadable;  // a torn last line from a crash, or an edit
+      continue;
+    }
+    const int64_t epoch = j["epoch"].get<int64_t>();
+    if (epoch >= epoch_ || epoch <= last_kept) continue;
     kept += line + "\n";
+    last_kept = epoch;
     // The summary's figures are the last evaluated epoch's, also when the
     // resumed run has no epoch left to run.
     s.summary.last = epoch_metrics_from_json(j);
     s.summary.epochs_run = s.summary.last.epoch;
     s.summary.steps = s.summary.last.step;
   }
+  const bool present = in.is_open();
   in.close();
+  const int64_t every = std::max<int64_t>(1, config().train.eval_every);
+  const int64_t last_evaluated = (epoch_ - 1) / every * every;  // the last epoch before the checkpoint with a line
+  if (!present && epoch_ > 1)
+    std::fprintf(stderr, "grokjit: warning: %s is missing: the resumed run's metrics start at epoch %lld\n",
+                 metrics.c_str(), static_cast<long long>(epoch_));
+  else if (last_kept < last_evaluated)  // (a torn line after the checkpoint's epoch, from a crash, is no loss)
+    std::fprintf(stderr,
+                 "grokjit: warning: %s ends at epoch %lld, not at the checkpoint's %lld (%zu unreadable line(s) "
+                 "dropped): the resumed run's metrics history has a gap\n",
+                 metrics.c_str(), static_cast<long long>(last_kept), static_cast<long long>(last_evaluated), unreadable);
   write_file_atomically(metrics.string(), kept);
+}
+
+// A resumed run with no epoch left whose summary.json says it finished: a
+// rerun would replace that summary's timings with those of a run that did
+// nothing, and its cap with the new one. (A run stopped right after its
+// last epoch, or between its last checkpoint and its summary, is finished
+// by the rerun: that writes its summary.)
+void Run::refuse_to_rewrite_a_finished_run() const {
+  const Slot& s = slots_[0];
+  if (epoch_ <= s.stop_epoch) return;
+  std::ifstream in(s.dir() / "summary.json");
+  const json summary = json::parse(in, nullptr, false);
+  if (!summary.is_object() || summary.value("interrupted", json(true)) != json(false)) return;
+  const std::string why = s.summary.grokking_epoch && s.stop_epoch < s.config->train.max_epochs
+                              ? "it grokked at epoch " + std::to_string(*s.summary.grokking_epoch) +
+                                    " and train.stop_after_grok ends it at epoch " + std::to_string(s.stop_epoch)
+                              : "train.max_epochs is " + std::to_string(s.config->train.max_epochs);
+  throw Error("--resume: the run in " + s.dir().string() + " is finished: its checkpoint is after epoch " +
+                  std::to_string(epoch_ - 1) + " and " + why +
+                  "; nothing was changed. To train it further, raise train.max_epochs (or train.stop_after_grok) "
+                  "with --set",
+              ExitCode::Usage);
 }
 
 void Run::report_progress(const Slot& s, const EpochMetrics& m) {
@@ -622,7 +666,7 @@ std::vector<TrainSummary> Run::execute() {
     if (packed() && s.options->resume)
       throw Error("cannot resume " + s.dir().string() + " as part of a pack: packed runs write no checkpoints; "
                   "train it alone to resume it, or rerun it from the start", ExitCode::Usage);
-    fs::create_directories(s.dir());
+    dir_locks_.push_back(std::make_unique<DirectoryLock>(s.dir().string()));
   }
   prepare();
   start_ = Clock::now();
@@ -641,6 +685,7 @@ std::vector<TrainSummary> Run::execute() {
     s.stop_epoch = s.config->train.max_epochs;
     shorten_after_grok(s);
   }
+  if (options().resume) refuse_to_rewrite_a_finished_run();
   bool interrupted = false;
   for (; any_active(); ++epoch_) {
     auto t0 = Clock::now();
@@ -741,7 +786,9 @@ std::string pack_mismatch(const RunConfig& a, const RunConfig& b) {
 
 DataShape data_shape(const RunConfig& config, const tasks::Dataset& data, const tasks::Split& split) {
   DataShape shape;
-  shape.batch = config.train.batch_size > 0 ? config.train.batch_size : static_cast<int64_t>(split.train.size());
+  // A batch is at most the training set: a larger one would only add padded rows (all of them masked out).
+  const int64_t rows = static_cast<int64_t>(split.train.size());
+  shape.batch = config.train.batch_size > 0 ? std::min(config.train.batch_size, rows) : rows;
   shape.seq_len = data.seq_len;
   shape.vocab = data.vocab;
   shape.classes = data.classes;

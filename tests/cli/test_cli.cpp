@@ -5,12 +5,14 @@
 // Compiling through LLVM is what costs here (about 0.1 s a kernel on these
 // machines), so only --dump (the eval program), --kernel (one kernel) and one
 // bench run (fusion on and off, 1 + 2 steps) compile; listings only plan.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -430,6 +432,38 @@ TEST_F(CliTest, CommandLineMapsErrorsToExitCodes) {
     std::tie(rc, err) = main_with({"bench", spec_, "--backend", "cuda"});
     EXPECT_EQ(rc, 2) << err;
     EXPECT_NE(err.find("--backend cuda: no usable GPU: "), std::string::npos) << err;
+  }
+  // graph and data compile nothing: --backend and --fusion would be ignored, so they are refused.
+  for (const char* command : {"graph", "data"})
+    for (const char* option : {"--backend", "--fusion"}) {
+      std::tie(rc, err) = main_with({command, spec_, option, "cpu"});
+      EXPECT_EQ(rc, 2) << command << " " << option << ": " << err;
+      EXPECT_NE(err.find(option), std::string::npos) << err;
+    }
+  // An empty value would silently mean the default (an unset $SHARD would run every shard's points).
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"train", spec_, "--out", ""}, {"sweep", spec_, "--shard", ""},
+        {"kernels", spec_, "--kernel", ""}, {"report", spec_, "--out", ""}, {"data", spec_, "-o", ""}}) {
+    std::tie(rc, err) = main_with(args);
+    EXPECT_EQ(rc, 2) << args[0] << ": " << err;
+    EXPECT_NE(err.find("grokjit: error: "), std::string::npos) << err;
+    EXPECT_NE(err.find("an empty value is not allowed"), std::string::npos) << err;
+  }
+  // Output that cannot be written (stdout on a full disk) is an I/O error, not a success.
+  {
+    std::cout.flush();
+    std::fflush(stdout);
+    const int saved = ::dup(1), full = ::open("/dev/full", O_WRONLY | O_CLOEXEC);
+    ASSERT_GE(full, 0);
+    ::dup2(full, 1);
+    std::tie(rc, err) = main_with({"graph", spec_});
+    ::dup2(saved, 1);
+    ::close(saved);
+    ::close(full);
+    std::clearerr(stdout);
+    std::cout.clear();
+    EXPECT_EQ(rc, 3) << err;
+    EXPECT_NE(err.find("cannot write to standard output"), std::string::npos) << err;
   }
   // CLI11 alone would wrap -1 into 2^64 - 1 and clamp 2^64: both are errors.
   for (const char* seed : {"-1", "18446744073709551616", "7x"}) {

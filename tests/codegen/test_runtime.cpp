@@ -245,6 +245,25 @@ TEST(Runtime, KernelCacheHitMissAndCorruptEntries) {
     testing::run_on(*dev, g, in, {}, &again);
   }
   EXPECT_EQ(again.cache_misses, 0u);
+  // Entries whose checksum holds but whose object is another kernel's (two
+  // entries swapped), or a directory in an entry's place: recompiled, named.
+  ASSERT_GE(entries.size(), 3u);
+  fs::copy_file(entries[1], entries[0], fs::copy_options::overwrite_existing);
+  fs::remove(entries[2]);
+  fs::create_directory(entries[2]);
+  runtime::ProgramStats swapped;
+  ::testing::internal::CaptureStderr();
+  {
+    auto dev = runtime::make_cpu_device(o);
+    auto got = testing::run_on(*dev, g, in, {}, &swapped);
+    testing::expect_close(got.outputs.at("y"), want.outputs.at("y"), "y (swapped entries)", {1e-5, 1e-6});
+  }
+  err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(swapped.cache_misses, 2u);
+  EXPECT_NE(err.find(entries[0].string() + " is corrupt (an object file that does not define "), std::string::npos)
+      << err;
+  EXPECT_NE(err.find(entries[2].string() + " is corrupt (a directory, not an entry: left in place)"), std::string::npos)
+      << err;
   fs::remove_all(dir);
 }
 

@@ -493,6 +493,31 @@ TEST_F(ReportTest, CorruptLinesAreSkippedWithAWarning) {
   EXPECT_NE(w.markdown.find("## Warnings"), std::string::npos);
 }
 
+// Rows no run can write (edited by hand, or another tool's) would skew
+// every statistic: skipped with a warning that says why.
+TEST_F(ReportTest, ImpossibleRowsAreSkippedWithAWarning) {
+  json before_one = row("b", "add", "softmax", "adamw", 0);
+  json after_cap = row("c", "add", "softmax", "adamw", 500);  // the fixtures' cap is 200
+  json censored_yet_grokked = row("d", "add", "softmax", "adamw", 12);
+  censored_yet_grokked["summary"]["censored"] = true;
+  json bad_cap = row("e", "add", "softmax", "adamw", 12);
+  bad_cap["summary"]["criterion"]["cap"] = "x";
+  const std::string path = write("results.jsonl", {row("a", "add", "softmax", "adamw", 10), before_one, after_cap,
+                                                   censored_yet_grokked, bad_cap});
+  rep::Written w = report({path});
+  EXPECT_EQ(w.json["inputs"]["runs"], 1);
+  ASSERT_EQ(w.warnings.size(), 4u);
+  EXPECT_NE(w.warnings[0].find(path + ":2: skipped"), std::string::npos) << w.warnings[0];
+  EXPECT_NE(w.warnings[0].find("\"summary.grokking_epoch\" is 0 (epochs count from 1)"), std::string::npos)
+      << w.warnings[0];
+  EXPECT_NE(w.warnings[1].find("\"summary.grokking_epoch\" 500 is after its epoch cap 200"), std::string::npos)
+      << w.warnings[1];
+  EXPECT_NE(w.warnings[2].find("\"summary.censored\" is true, yet it has a grokking epoch"), std::string::npos)
+      << w.warnings[2];
+  EXPECT_NE(w.warnings[3].find("its epoch cap \"x\" is not a whole number of epochs"), std::string::npos)
+      << w.warnings[3];
+}
+
 TEST_F(ReportTest, RunStoppedBeforeItsCapIsCensoredWhereItStopped) {
   // Grokked at 10 and 20, and one run that stopped un-grokked at epoch 5 of 200.
   // Censored at 5: at risk at 10 are 2 runs, S(10) = 1/2 -> KM median 10.

@@ -1,7 +1,10 @@
 // The training loop on the float64 reference device with a tiny model:
 // resume equals uninterrupted, NaN stops the run and keeps the checkpoint,
 // bad checkpoints are rejected by name, padded batches are weighted right.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <filesystem>
@@ -10,6 +13,7 @@
 #include <sstream>
 
 #include "ir/error.h"
+#include "runtime/files.h"
 #include "runtime/safetensors.h"
 #include "runtime/spec.h"
 #include "runtime/trainer.h"
@@ -247,6 +251,11 @@ TEST(Trainer, ResumeChecksTheCheckpointsBytesAndPosition) {
     m["grokjit.position"] = pos.dump();
   });
   expect_error([&] { train(more, *device, o); }, ExitCode::Io, "next batch 999, step ");
+  // The checksum covers the tensors, not the metadata: an edited config is a damaged file, not another config.
+  for (const char* config : {"{not json", "{}"}) {
+    rewrite([&](auto& m) { m["grokjit.config"] = config; });
+    expect_error([&] { train(more, *device, o); }, ExitCode::Io, "metadata 'grokjit.config' is not a run config");
+  }
   rewrite([](auto& m) { m.erase("grokjit.checksum"); });
   EXPECT_EQ(train(more, *device, o).epochs_run, 2);
   fs::remove_all(dir);
@@ -266,6 +275,93 @@ TEST(Trainer, ResumeWithADifferentConfigIsRefused) {
   other = config;
   other.model.transformer.d_model *= 2;
   expect_error([&] { train(other, *device, o); }, ExitCode::Usage, "different config (/model/transformer/d_model: ");
+  fs::remove_all(dir);
+}
+
+// A run that finished (its summary says so) has nothing to resume: the
+// resume is refused and its files stay as they were, until a higher cap
+// gives it epochs to run.
+TEST(Trainer, ResumingARunThatFinishedChangesNothingUntilItsCapIsRaised) {
+  RunConfig config = tiny_config();
+  auto device = make_reference_device();
+  fs::path dir = fresh_dir("resume_done");
+  train(config, *device, quiet_options(dir));
+  auto bytes = [&](const char* file) {
+    std::ifstream in(dir / file, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  };
+  const std::string summary = bytes("summary.json"), metrics = bytes("metrics.jsonl");
+  TrainOptions o = quiet_options(dir);
+  o.resume = true;
+  for (int64_t cap : {4, 2}) {
+    RunConfig same = config;
+    same.train.max_epochs = cap;
+    expect_error([&] { train(same, *device, o); }, ExitCode::Usage,
+                 "is finished: its checkpoint is after epoch 4 and train.max_epochs is " + std::to_string(cap));
+  }
+  EXPECT_EQ(bytes("summary.json"), summary);
+  EXPECT_EQ(bytes("metrics.jsonl"), metrics);
+  RunConfig more = config;
+  more.train.max_epochs = 5;
+  EXPECT_EQ(train(more, *device, o).epochs_run, 5);
+  EXPECT_EQ(metric_lines(dir).size(), 5u);
+  fs::remove_all(dir);
+}
+
+// Metrics lost before a resume (a deleted or cut metrics.jsonl) are said
+// on stderr; the run goes on and appends after what is left.
+TEST(Trainer, ResumeSaysWhenTheMetricsHistoryHasAGap) {
+  RunConfig config = tiny_config();
+  config.train.max_epochs = 2;
+  auto device = make_reference_device();
+  fs::path dir = fresh_dir("resume_gap");
+  train(config, *device, quiet_options(dir));
+  std::vector<json> lines = metric_lines(dir);
+  ASSERT_EQ(lines.size(), 2u);
+  std::ofstream(dir / "metrics.jsonl", std::ios::trunc) << lines[0].dump() << "\n{\"epoch\": 2, \"tr";  // cut short
+  TrainOptions o = quiet_options(dir);
+  o.resume = true;
+  RunConfig more = config;
+  more.train.max_epochs = 3;
+  testing::internal::CaptureStderr();
+  train(more, *device, o);
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("metrics.jsonl ends at epoch 1, not at the checkpoint's 2 (1 unreadable line(s) dropped)"),
+            std::string::npos)
+      << err;
+  lines = metric_lines(dir);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0]["epoch"], 1);
+  EXPECT_EQ(lines[1]["epoch"], 3);
+  fs::remove(dir / "metrics.jsonl");
+  more.train.max_epochs = 4;
+  testing::internal::CaptureStderr();
+  train(more, *device, o);
+  err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("metrics.jsonl is missing: the resumed run's metrics start at epoch 4"), std::string::npos) << err;
+  fs::remove_all(dir);
+}
+
+// Two processes training into one directory would interleave their files:
+// the second is refused while the first holds the directory's lock.
+TEST(Trainer, ARunDirectoryHeldByAnotherProcessIsRefused) {
+  RunConfig config = tiny_config();
+  auto device = make_reference_device();
+  fs::path dir = fresh_dir("locked");
+  fs::create_directories(dir);
+  // Another process's lock, as flock sees it: a second open file description.
+  const int fd = ::open((dir / ".grokjit.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+  ASSERT_EQ(::pwrite(fd, "4242\n", 5, 0), 5);
+  expect_error([&] { train(config, *device, quiet_options(dir)); }, ExitCode::Usage,
+               "is in use by another grokjit process (pid 4242)");
+  EXPECT_FALSE(fs::exists(dir / "metrics.jsonl"));
+  ::close(fd);
+  {
+    DirectoryLock outer(dir.string());  // re-entrant within a process: train takes it again
+    EXPECT_EQ(train(config, *device, quiet_options(dir)).epochs_run, 4);
+  }
   fs::remove_all(dir);
 }
 

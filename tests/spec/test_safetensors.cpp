@@ -131,7 +131,16 @@ TEST(Safetensors, IoErrorsNameTheFile) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ExitCode::Io);
-    EXPECT_CONTAINS(e.what(), "cannot read '" + dir.file("absent.safetensors") + "'");
+    EXPECT_CONTAINS(e.what(), "cannot read safetensors file '" + dir.file("absent.safetensors") + "'");
+  }
+  // A directory where the file should be opens fine on Linux, then fails to read: an I/O error, not a crash.
+  std::filesystem::create_directories(dir.file("a-directory.safetensors"));
+  try {
+    load_safetensors(dir.file("a-directory.safetensors"));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::Io);
+    EXPECT_CONTAINS(e.what(), "cannot read safetensors file '" + dir.file("a-directory.safetensors") + "': it is a directory");
   }
 }
 

@@ -212,6 +212,26 @@ TEST(Spec, BadOverridesAreNamed) {
   EXPECT_CONTAINS(usage_error(R"({"task": 5})", {"task.p=89"}), "--set task.p=89: /task is 5 (number)");
   EXPECT_CONTAINS(usage_error("{}", {"train.max_epochs=lots"}),
                   "/train/max_epochs: expected an integer, got \"lots\" (string)");
+  // A value meant as JSON (an object, an array, a number) is parsed strictly, not taken as a string.
+  EXPECT_CONTAINS(usage_error("{}", {R"(task={"p":5,"p":7})"}), R"(--set task={"p":5,"p":7}: duplicate key 'p' at /)");
+  EXPECT_CONTAINS(usage_error("{}", {"optimizer.adam.lr=1e999"}), "the number 1e999 is out of range");
+  EXPECT_CONTAINS(usage_error("{}", {R"(task={"p":5)"}), "invalid JSON: syntax error while parsing object");
+  // A check across fields that fails after an override names the overrides.
+  EXPECT_CONTAINS(usage_error(R"({"model": {"transformer": {"heads": 2}}})", {"model.transformer.d_model=9"}),
+                  "2 does not divide d_model 9; allowed: a divisor of d_model (in the spec as changed by --set "
+                  "model.transformer.d_model=9)");
+}
+
+TEST(Spec, NamesThatWouldLeaveTheRunsFolderAreRefused) {
+  for (const char* name : {"\".\"", "\"..\""})
+    EXPECT_CONTAINS(usage_error(std::string(R"({"name": )") + name + "}"), "is not allowed; allowed: 1 to 128 letters");
+  EXPECT_EQ(parse(R"({"name": "..a"})").name, "..a");
+}
+
+TEST(Spec, DeeplyNestedJsonIsAnErrorNotACrash) {
+  const size_t depth = 200000;  // deep enough to overflow the stack of a recursive reader
+  EXPECT_CONTAINS(usage_error(R"({"comment": )" + std::string(depth, '[') + std::string(depth, ']') + "}"),
+                  "test.json: invalid JSON: nested deeper than 512 levels");
 }
 
 json::json_pointer pointer_of(const SpecField& field) {

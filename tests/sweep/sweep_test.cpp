@@ -391,6 +391,17 @@ TEST_F(SweepTest, ARowOfAnotherConfigIsAnErrorNamingBoth) {
                {out + "/results.jsonl:1", "/train/seed: 99 vs 1"});
 }
 
+// A directory in the results file's place is an I/O error before anything
+// runs, for --dry-run too (it would list every point as not done).
+TEST_F(SweepTest, AResultsPathThatIsADirectoryIsAnError) {
+  const Sweep s = parse_sweep(tiny_sweep(), "tiny.json", "");
+  const std::string out = dir("results_dir");
+  fs::create_directories(out + "/results.jsonl");
+  expect_error([&] { describe_points(s, shard_points(s, 0, 1), out); }, ExitCode::Io,
+               {out + "/results.jsonl is a directory, not a results file"});
+  expect_error([&] { run_sweep(s, options(out)); }, ExitCode::Io, {"is a directory, not a results file"});
+}
+
 // Shards 0/2 and 1/2 (each with its own results file) merge to the rows of one unsharded run.
 TEST_F(SweepTest, ShardsMergeToTheUnshardedRows) {
   const Sweep s = parse_sweep(tiny_sweep(), "tiny.json", "");

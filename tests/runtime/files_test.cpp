@@ -1,0 +1,68 @@
+// runtime/files.h: whole-file writes that never leave half a file, and that
+// write into a device or pipe instead of renaming a file over it.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "ir/error.h"
+#include "runtime/files.h"
+
+namespace grokjit::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / ("grokjit_files_test_" + std::to_string(::getpid()) + "_" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+TEST(Files, WriteFileAtomicallyReplacesAWholeFile) {
+  const fs::path dir = fresh_dir("replace");
+  const std::string path = (dir / "out.txt").string();
+  write_file_atomically(path, "first\n");
+  write_file_atomically(path, "second\n");
+  EXPECT_EQ(read_text_file(path, "test file"), "second\n");
+  size_t files = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir)) ++files;
+  EXPECT_EQ(files, 1u);  // no temporary left behind
+  fs::remove_all(dir);
+}
+
+// `grokjit data -o /dev/stdout` (or a named pipe): a rename would replace
+// the pipe with a regular file; the bytes must go into the pipe.
+TEST(Files, WriteFileAtomicallyWritesIntoAPipe) {
+  const fs::path dir = fresh_dir("fifo");
+  const std::string fifo = (dir / "pipe").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);  // a reader, so the writer's open succeeds
+  ASSERT_GE(reader, 0);
+  write_file_atomically(fifo, "through the pipe\n");
+  char buffer[64] = {0};
+  const ssize_t n = ::read(reader, buffer, sizeof buffer - 1);
+  ::close(reader);
+  EXPECT_EQ(std::string(buffer, n > 0 ? static_cast<size_t>(n) : 0), "through the pipe\n");
+  EXPECT_TRUE(fs::is_fifo(fifo));
+  fs::remove_all(dir);
+}
+
+TEST(Files, WriteErrorsNameTheFile) {
+  const std::string path = (fresh_dir("missing") / "no" / "such" / "folder.txt").string();
+  try {
+    write_file_atomically(path, "x");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::Io);
+    EXPECT_NE(std::string(e.what()).find("cannot write '" + path + "'"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace grokjit::runtime
