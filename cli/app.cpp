@@ -122,7 +122,7 @@ int run_main(int argc, char** argv) {
       return 0;
     };
     const int rc = run_command();
-    flush_standard_output();
+    if (rc == 0) flush_standard_output();  // (an interrupted or failed command keeps its own exit code)
     return rc;
   } catch (const Error& e) {
     std::fprintf(stderr, "grokjit: error: %s\n", e.what());

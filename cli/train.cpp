@@ -49,15 +49,15 @@ int run_train(const TrainArgs& args) {
   options.fusion = effective_fusion(args.spec);
   options.resume = args.resume;
   options.quiet = args.quiet;
+  if (args.resume && !std::filesystem::exists(std::filesystem::path(options.out_dir) / "checkpoint.safetensors"))
+    throw Error("--resume: no checkpoint in " + options.out_dir + " (expected " + options.out_dir +
+                    "/checkpoint.safetensors); run without --resume to start", ExitCode::Usage);
   // Held from before the checks below to the end of the run: another
   // process could otherwise pass them too, or delete this run's files.
   runtime::DirectoryLock out_lock(options.out_dir);
   if (!args.resume && !args.overwrite) refuse_to_replace_a_run(options.out_dir);
   if (args.overwrite)  // nothing of the old run may be left to mix with the new one (a crash before its first save)
     for (const char* file : kRunFiles) std::filesystem::remove(std::filesystem::path(options.out_dir) / file);
-  if (args.resume && !std::filesystem::exists(std::filesystem::path(options.out_dir) / "checkpoint.safetensors"))
-    throw Error("--resume: no checkpoint in " + options.out_dir + " (expected " + options.out_dir +
-                    "/checkpoint.safetensors); run without --resume to start", ExitCode::Usage);
   if (!args.quiet)
     std::fprintf(stderr, "grokjit: training '%s' on %s, fusion %s -> %s\n", config.name.c_str(),
                  device->name().c_str(), options.fusion ? "on" : "off", options.out_dir.c_str());

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -57,11 +58,11 @@ std::string read_text_file(const std::string& path, const char* what) {
 
 void write_file_atomically(const std::string& path, std::string_view bytes) {
   std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  if (!ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status) &&
-      !std::filesystem::is_directory(status)) {
-    // A device or a pipe (-o /dev/stdout): renaming over it would replace it with a file. Write into it.
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  const auto status = std::filesystem::symlink_status(path, ec);  // the path itself, not what a link points to
+  if (!ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+    // A device, a pipe or a link (-o /dev/stdout, a link to /proc/self/fd/1): renaming over it would
+    // replace it with a file. Write through it instead (a directory fails to open, with its reason).
+    const int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
     if (fd < 0) write_failed(path, "open", errno);
     try {
       write_all(fd, bytes.data(), bytes.size(), path);
@@ -109,22 +110,28 @@ struct HeldLock {
   int holders = 0;
 };
 std::mutex g_locks_mutex;
-std::map<std::string, HeldLock> g_locks;  // by canonical lock-file path
+std::map<std::string, HeldLock> g_locks;  // by the directory's "device:inode"
 }  // namespace
 
 DirectoryLock::DirectoryLock(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw Error("cannot create directory '" + dir + "': " + ec.message(), ExitCode::Io);
-  const std::string path = (std::filesystem::canonical(dir, ec) / ".grokjit.lock").string();
-  if (ec) throw Error("cannot resolve directory '" + dir + "': " + ec.message(), ExitCode::Io);
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0)
+    throw Error("cannot read directory '" + dir + "': " + std::strerror(errno), ExitCode::Io);
+  // One key per directory however it is reached (relative, absolute, links, bind mounts).
+  const std::string key = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+  const std::string path = dir + "/.grokjit.lock";
   std::lock_guard<std::mutex> guard(g_locks_mutex);
-  if (auto it = g_locks.find(path); it != g_locks.end()) {
+  if (auto it = g_locks.find(key); it != g_locks.end()) {
     ++it->second.holders;
-    key_ = path;
+    key_ = key;
     return;
   }
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  const bool writable = fd >= 0;
+  if (fd < 0 && errno == EACCES) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);  // another user's: flock works read-only
   if (fd < 0) throw Error("cannot open lock file '" + path + "': " + std::strerror(errno), ExitCode::Io);
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int error = errno;
@@ -142,12 +149,12 @@ DirectoryLock::DirectoryLock(const std::string& dir) {
                 ExitCode::Usage);
   }
   const std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd, 0) == 0) {  // the pid only makes the other process's message clearer: no error if unwritten
+  if (writable && ::ftruncate(fd, 0) == 0) {  // the pid only makes the other process's message clearer
     const ssize_t written = ::pwrite(fd, pid.data(), pid.size(), 0);
     static_cast<void>(written);
   }
-  g_locks[path] = HeldLock{fd, 1};
-  key_ = path;
+  g_locks[key] = HeldLock{fd, 1};
+  key_ = key;
 }
 
 DirectoryLock::~DirectoryLock() {

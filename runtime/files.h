@@ -13,8 +13,8 @@ std::string read_text_file(const std::string& path, const char* what);
 
 // Writes a temporary file next to `path`, fsyncs it and renames it into
 // place (then fsyncs the folder): a reader never sees half a file, and a
-// crash leaves the old file or the new one. A device or pipe at `path`
-// (/dev/stdout) is written into instead.
+// crash leaves the old file or the new one. A path that is not a regular
+// file (a device, a pipe, a link such as /dev/stdout) is written through.
 void write_file_atomically(const std::string& path, std::string_view bytes);
 
 // Holds an advisory lock (flock) on DIR/.grokjit.lock while it lives, so
@@ -30,7 +30,7 @@ class DirectoryLock {
   DirectoryLock& operator=(const DirectoryLock&) = delete;
 
  private:
-  std::string key_;  // the lock file's canonical path; "" = nothing held
+  std::string key_;  // the directory's "device:inode"; "" = nothing held
 };
 
 // "2026-11-23T16:22:57Z"

@@ -121,12 +121,11 @@ void KernelCache::put(const std::string& key, const std::string& object) {
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) {  // a read-only cache is not an error: we just compile every time (and say so once)
-      const int error = errno;
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!warned_unwritable_)
-        std::cerr << "grokjit: warning: kernel cache " << dir_ << " cannot be written (" << std::strerror(error)
+      const std::string why = std::strerror(errno);
+      static std::atomic<bool> warned{false};  // once per process, however many devices (sweep jobs)
+      if (!warned.exchange(true))
+        std::cerr << "grokjit: warning: kernel cache " << dir_ << " cannot be written (" << why
                   << "): compiled kernels are not saved for later runs\n";
-      warned_unwritable_ = true;
       return;
     }
     out.write(reinterpret_cast<const char*>(&h), sizeof(h));

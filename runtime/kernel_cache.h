@@ -51,7 +51,6 @@ class KernelCache {
   std::mutex mu_;
   std::set<std::string> reported_;
   size_t corrupt_ = 0;
-  bool warned_unwritable_ = false;
 };
 
 }  // namespace grokjit::runtime

@@ -789,7 +789,7 @@ void check_override_path(const Path& path, std::string_view assignment) {
 // that means to be JSON (an object, an array, a number) is parsed strictly:
 // duplicate keys and syntax errors are errors, not strings.
 json override_value(std::string_view text, std::string_view assignment) {
-  static const std::regex number(R"(-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?)");
+  static const std::regex number(R"(-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?)");  // JSON's grammar: 007 is a name
   const bool means_json = !text.empty() && (text.front() == '{' || text.front() == '[' ||
                                             std::regex_match(text.begin(), text.end(), number));
   const json value = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
@@ -960,7 +960,8 @@ void apply_override(nlohmann::json& spec, std::string_view assignment) {
 namespace {
 // Applies the overrides and parses. An error about a value that came from
 // --set is the flag's, not the file's: "--set optimizer.adam.lr=abc: ...".
-RunConfig parse_overridden(json spec, std::string_view source, const std::vector<std::string>& overrides) {
+RunConfig parse_overridden(const json& file_spec, std::string_view source, const std::vector<std::string>& overrides) {
+  json spec = file_spec;
   for (const std::string& assignment : overrides) apply_override(spec, assignment);
   try {
     return parse_spec(spec, source);
@@ -974,7 +975,13 @@ RunConfig parse_overridden(json spec, std::string_view source, const std::vector
       if (rest.rfind(pointer + ":", 0) == 0 || rest.rfind(pointer + "/", 0) == 0)
         throw Error("--set " + *it + ": " + rest, e.code());
     }
-    // A check across fields (heads must divide d_model) may fail because of one: name them all.
+    // A check across fields (heads must divide d_model) may fail because of one. If the file alone
+    // fails the same way, the error is the file's; else name the overrides.
+    try {
+      parse_spec(file_spec, source);
+    } catch (const Error& file_error) {
+      if (std::string(file_error.what()) == what) throw;
+    }
     std::string sets;
     for (const std::string& assignment : overrides) sets += (sets.empty() ? "--set " : ", --set ") + assignment;
     throw Error(what + " (in the spec as changed by " + sets + ")", e.code());
@@ -985,14 +992,14 @@ RunConfig parse_overridden(json spec, std::string_view source, const std::vector
 RunConfig parse_spec_text(std::string_view text, std::string_view source, const std::vector<std::string>& overrides) {
   json spec = parse_json_text(text, source);
   if (!spec.is_object()) fail(source, {}, "a spec is a JSON object, got " + describe_json(spec));
-  return parse_overridden(std::move(spec), source, overrides);
+  return parse_overridden(spec, source, overrides);
 }
 
 RunConfig load_spec(const std::string& path, const std::vector<std::string>& overrides) {
   json spec = parse_json_text(read_text_file(path, "spec"), path);
   if (!spec.is_object()) fail(path, {}, "a spec is a JSON object, got " + describe_json(spec));
   if (!spec.contains("name") && is_run_name(file_stem(path))) spec["name"] = file_stem(path);
-  return parse_overridden(std::move(spec), path, overrides);
+  return parse_overridden(spec, path, overrides);
 }
 
 nlohmann::json spec_to_json(const RunConfig& config) {

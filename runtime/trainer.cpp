@@ -141,6 +141,7 @@ class Run {
   void save_checkpoint();
   void load_checkpoint();
   void refuse_to_rewrite_a_finished_run() const;
+  void restore_metrics_history();
   void report_progress(const Slot& s, const EpochMetrics& m);
   bool is_two_layer() const { return config().model.kind == models::ModelKind::TwoLayer; }
 
@@ -582,8 +583,13 @@ void Run::load_checkpoint() {
     s.summary.censored = false;
   }
   elapsed_before_resume_ = st.elapsed_seconds;
-  // Keep the metric lines of the epochs before the checkpoint (later ones
-  // would be doubled), and say what is missing from them.
+}
+
+// Keeps the metric lines of the epochs before the checkpoint (later ones
+// would be doubled), says what is missing from them, and takes the
+// summary's last figures from them.
+void Run::restore_metrics_history() {
+  Slot& s = slots_[0];
   fs::path metrics = s.dir() / "metrics.jsonl";
   std::ifstream in(metrics);
   std::string line, kept;
@@ -611,7 +617,7 @@ void Run::load_checkpoint() {
   in.close();
   const int64_t every = std::max<int64_t>(1, config().train.eval_every);
   const int64_t last_evaluated = (epoch_ - 1) / every * every;  // the last epoch before the checkpoint with a line
-  if (!present && epoch_ > 1)
+  if (!present && last_evaluated > 0)
     std::fprintf(stderr, "grokjit: warning: %s is missing: the resumed run's metrics start at epoch %lld\n",
                  metrics.c_str(), static_cast<long long>(epoch_));
   else if (last_kept < last_evaluated)  // (a torn line after the checkpoint's epoch, from a crash, is no loss)
@@ -685,7 +691,10 @@ std::vector<TrainSummary> Run::execute() {
     s.stop_epoch = s.config->train.max_epochs;
     shorten_after_grok(s);
   }
-  if (options().resume) refuse_to_rewrite_a_finished_run();
+  if (options().resume) {
+    refuse_to_rewrite_a_finished_run();  // before anything in the directory changes
+    restore_metrics_history();
+  }
   bool interrupted = false;
   for (; any_active(); ++epoch_) {
     auto t0 = Clock::now();

@@ -440,6 +440,11 @@ TEST_F(CliTest, CommandLineMapsErrorsToExitCodes) {
       EXPECT_EQ(rc, 2) << command << " " << option << ": " << err;
       EXPECT_NE(err.find(option), std::string::npos) << err;
     }
+  // --resume into a directory that does not exist creates nothing (not even its lock file).
+  const fs::path typo = dir_ / "no-such-run";
+  std::tie(rc, err) = main_with({"train", spec_, "-q", "--resume", "--out", typo.string()});
+  EXPECT_EQ(rc, 2) << err;
+  EXPECT_FALSE(fs::exists(typo));
   // An empty value would silently mean the default (an unset $SHARD would run every shard's points).
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"train", spec_, "--out", ""}, {"sweep", spec_, "--shard", ""},

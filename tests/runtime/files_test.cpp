@@ -53,6 +53,18 @@ TEST(Files, WriteFileAtomicallyWritesIntoAPipe) {
   fs::remove_all(dir);
 }
 
+// A link (as /dev/stdout is, to /proc/self/fd/1) is written through, not replaced by a file.
+TEST(Files, WriteFileAtomicallyWritesThroughALink) {
+  const fs::path dir = fresh_dir("link");
+  const fs::path target = dir / "target.txt", link = dir / "link.txt";
+  std::ofstream(target) << "old contents, longer than the new\n";
+  fs::create_symlink(target, link);
+  write_file_atomically(link.string(), "new\n");
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_EQ(read_text_file(target.string(), "target"), "new\n");
+  fs::remove_all(dir);
+}
+
 TEST(Files, WriteErrorsNameTheFile) {
   const std::string path = (fresh_dir("missing") / "no" / "such" / "folder.txt").string();
   try {

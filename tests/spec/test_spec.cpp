@@ -220,6 +220,13 @@ TEST(Spec, BadOverridesAreNamed) {
   EXPECT_CONTAINS(usage_error(R"({"model": {"transformer": {"heads": 2}}})", {"model.transformer.d_model=9"}),
                   "2 does not divide d_model 9; allowed: a divisor of d_model (in the spec as changed by --set "
                   "model.transformer.d_model=9)");
+  // ... but not when the file alone fails the same way (--seed N arrives as --set train.seed=N).
+  const std::string file_error = usage_error(R"({"model": {"transformer": {"heads": 3}}})", {"train.seed=1"});
+  EXPECT_CONTAINS(file_error, "test.json: /model/transformer/heads: 3 does not divide d_model 128");
+  EXPECT_EQ(file_error.find("changed by"), std::string::npos) << file_error;
+  // Text that is not JSON stays a string, leading zeros included (JSON has no 007).
+  EXPECT_EQ(parse_spec_text("{}", "t", {"name=007"}).name, "007");
+  EXPECT_EQ(parse_spec_text("{}", "t", {"name=2024-01"}).name, "2024-01");
 }
 
 TEST(Spec, NamesThatWouldLeaveTheRunsFolderAreRefused) {
