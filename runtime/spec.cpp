@@ -605,8 +605,8 @@ const std::vector<std::pair<std::string, std::string>> kAliases = {
     {"frac", "train_fraction"}, {"task_name", "kind"},     {"type", "kind"},          {"steps", "max_epochs"},
 };
 
-// " did you mean ...?" for an unknown `key` among the `level` keys of an
-// object whose nested fields are `nested` (dotted, relative), or "".
+// "; did you mean ...?" for an unknown `key` among the `level` keys of an
+// object whose nested fields are `nested` (dotted, relative), or ";".
 std::string suggestion(const std::string& key, const std::vector<std::string>& level,
                        const std::vector<std::string>& nested) {
   std::vector<std::string> candidates = level;
@@ -621,12 +621,12 @@ std::string suggestion(const std::string& key, const std::vector<std::string>& l
   std::vector<std::string> leaf_names;
   for (const std::string& path : nested) leaf_names.push_back(path.substr(path.rfind('.') + 1));
   const std::string leaf = closest_name(target, leaf_names);
-  if (leaf.empty()) return "";
+  if (leaf.empty()) return ";";
   std::vector<std::string> matches;
   for (const std::string& path : nested) {
     if (path.substr(path.rfind('.') + 1) == leaf && path.find('.') != std::string::npos) matches.push_back(path);
   }
-  return matches.empty() ? "" : "; did you mean " + quoted_alternatives(matches) + "?";
+  return matches.empty() ? ";" : "; did you mean " + quoted_alternatives(matches) + "?";
 }
 
 class Reader {

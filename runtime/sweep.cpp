@@ -863,6 +863,10 @@ SweepOutcome run_sweep(const Sweep& sweep, const SweepOptions& options) {
         }
         summary = json::parse(read_text_file((run_dir / "summary.json").string(), "summary"));
       } catch (const Error& e) {
+        if (e.code() == ExitCode::Io && train_options.resume)  // a damaged checkpoint: say how to go on
+          throw Error(std::string(e.what()) + " (to rerun point " + p.id + " from the start, delete " +
+                          run_dir.string() + ")",
+                      e.code());
         if (e.code() != ExitCode::Diverged) throw;
         mark_diverged(row, p, e.exit_code(), e.what());
       }

@@ -99,6 +99,7 @@ TEST(Spec, UnknownKeysAreNamedWithASuggestion) {
   EXPECT_CONTAINS(message, "did you mean 'max_epochs'?");
   message = usage_error(R"({"zzzzzz": 1})");
   EXPECT_EQ(message.find("did you mean"), std::string::npos) << message;
+  EXPECT_CONTAINS(message, "unknown key 'zzzzzz' at the top level; allowed: ");
 }
 
 TEST(Spec, WrongTypesNameThePathAndTheValue) {

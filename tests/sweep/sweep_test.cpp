@@ -314,6 +314,21 @@ TEST_F(SweepTest, AStoppedSweepResumesAndLosesNothing) {
   EXPECT_EQ(line_count(stopped + "/results.jsonl"), 4u);
 }
 
+// A stopped run whose checkpoint was damaged since: the sweep stops with
+// the file's name and says how to rerun that point.
+TEST_F(SweepTest, ADamagedCheckpointSaysHowToRerunItsPoint) {
+  const Sweep s = parse_sweep(tiny_sweep(), "tiny.json", "");
+  const std::string out = dir("damaged");
+  SweepOptions stop = options(out);
+  stop.after_epoch = [](const SweepPoint& p, int64_t epoch) { return !(p.index == 1 && epoch == 2); };
+  run_sweep(s, stop);
+  const fs::path run_dir = fs::path(out) / "runs" / s.points[1].id;
+  fs::resize_file(run_dir / "checkpoint.safetensors", fs::file_size(run_dir / "checkpoint.safetensors") / 2);
+  expect_error([&] { run_sweep(s, options(out)); }, ExitCode::Io,
+               {(run_dir / "checkpoint.safetensors").string(),
+                "(to rerun point " + s.points[1].id + " from the start, delete " + run_dir.string() + ")"});
+}
+
 // Stopped after its last epoch, a run's checkpoint has nothing left to run
 // and no final metrics: the resumed sweep runs it again from the start.
 TEST_F(SweepTest, AStopAfterTheLastEpochStillGivesTheFinalMetrics) {
