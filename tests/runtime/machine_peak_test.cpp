@@ -1,6 +1,8 @@
 // The measured FMA peak behind every "fraction of peak" figure.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "runtime/machine_peak.h"
 
 namespace grokjit {
@@ -9,8 +11,13 @@ namespace {
 // The peak cannot beat two FMA pipes at the clock that the FMA latency shows
 // (4 cycles per dependent FMA on current x86 cores). A peak loop whose chains
 // the compiler had merged into one reported 1.5x this bound.
+// The latency is the best of several measurements: on a loaded machine a
+// single one can lose time slices, which reads as a slower clock (seen at
+// 1.03 GHz under two background jobs) and a bound below the real peak.
 TEST(MachinePeak, FmaPeakFitsTwoPipesAtTheMeasuredClock) {
-  const double cycle_seconds = runtime::measure_fma_latency_seconds() / 4;
+  double latency = runtime::measure_fma_latency_seconds();
+  for (int i = 0; i < 6; ++i) latency = std::min(latency, runtime::measure_fma_latency_seconds());
+  const double cycle_seconds = latency / 4;
   const double lanes = __builtin_cpu_supports("avx512f") ? 16 : 8;
   const double two_pipes_gflops = 2 * lanes * 2 / cycle_seconds / 1e9;  // pipes x lanes x flops per FMA
   const double peak = runtime::measure_fma_peak_gflops(1);
