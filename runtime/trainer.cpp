@@ -593,10 +593,9 @@ void Run::restore_metrics_history() {
   fs::path metrics = s.dir() / "metrics.jsonl";
   std::ifstream in(metrics);
   std::string line, kept;
-  size_t line_number = 0, unreadable = 0;
+  size_t unreadable = 0;
   int64_t last_kept = 0;
   while (std::getline(in, line)) {
-    ++line_number;
     if (line.empty()) continue;
     json j = json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_object() || !j.contains("epoch") || !j["epoch"].is_number_integer()) {
