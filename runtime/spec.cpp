@@ -245,8 +245,8 @@ std::string describe_bounds(const Rule& rule, bool integer) {
 
 // ---------------------------------------------------------------- field types
 
-// Run names become folder names: keep them portable.
-// A name is also a directory (runs/<name>): "." and ".." would put a run elsewhere.
+// Run names become folder names (runs/<name>): portable characters, and
+// not "." or "..", which would put a run elsewhere.
 bool is_run_name(std::string_view text) {
   return !text.empty() && text.size() <= 128 && text != "." && text != ".." &&
          text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
@@ -784,10 +784,10 @@ void check_override_path(const Path& path, std::string_view assignment) {
   }
 }
 
-// JSON syntax when it parses ("0.05", "true", "[4, 6]", "\"x\""), else the text.
-// A --set value: JSON, or else a bare string (--set task.kind=mul). Text
-// that means to be JSON (an object, an array, a number) is parsed strictly:
-// duplicate keys and syntax errors are errors, not strings.
+// A --set value: JSON when it parses ("0.05", "true", "[4, 6]", "\"x\""), else
+// a bare string (--set task.kind=mul). Text that means to be JSON (an
+// object, an array, a number) is parsed strictly: duplicate keys and syntax
+// errors are errors, not strings.
 json override_value(std::string_view text, std::string_view assignment) {
   static const std::regex number(R"(-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?)");  // JSON's grammar: 007 is a name
   const bool means_json = !text.empty() && (text.front() == '{' || text.front() == '[' ||
