@@ -180,6 +180,22 @@ TEST_F(SweepTest, SpecAxisAndVariantsResolveFilesRelativeToTheSweep) {
   EXPECT_EQ(s.points[3].id.substr(0, 13), "tiny-muon.wd2");
 }
 
+// Every sweep under specs/sweeps/ resolves: its specs exist, its paths and
+// values pass the spec checks, its points are distinct (run from the
+// repository root, as ctest does).
+TEST_F(SweepTest, EveryShippedSweepResolves) {
+  size_t sweeps = 0;
+  for (const auto& entry : fs::directory_iterator("specs/sweeps")) {
+    if (entry.path().extension() != ".json") continue;
+    const Sweep s = load_sweep(entry.path().string());
+    EXPECT_FALSE(s.points.empty()) << entry.path();
+    std::set<std::string> ids;
+    for (const SweepPoint& p : s.points) EXPECT_TRUE(ids.insert(p.id).second) << entry.path() << ": " << p.id;
+    ++sweeps;
+  }
+  EXPECT_GE(sweeps, 9u);
+}
+
 TEST_F(SweepTest, GridsAreJoinedInListOrder) {
   json j = tiny_sweep();
   j.erase("grid");
