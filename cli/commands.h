@@ -32,6 +32,8 @@ void add_fusion_option(CLI::App& cmd, SpecArgs& args);
 // shell variable in `--shard "$SHARD"` would run every shard's points).
 CLI::Validator not_empty();
 runtime::RunConfig load_run_config(const SpecArgs& args);
+// `auto`: "cuda" when a GPU is usable, else "cpu"; says which and why on stderr when verbose.
+std::string resolve_auto_backend(bool verbose);
 // The device for --backend; says on stderr why `auto` chose what it chose.
 std::unique_ptr<runtime::Device> make_device(const std::string& backend, bool verbose);
 

@@ -329,13 +329,7 @@ std::string kernels_backend(const SpecArgs& spec) {
     throw Error("--backend reference interprets the graph in float64 and has no kernels; `grokjit kernels` works with "
                 "--backend cpu or cuda",
                 ExitCode::Usage);
-  if (backend == "auto") {  // say why, on stderr, as train does
-    const std::string why_not = runtime::cuda_unusable_reason();
-    std::fprintf(stderr, "grokjit: backend auto -> %s\n",
-                 why_not.empty() ? "cuda" : ("cpu (no usable GPU: " + why_not + ")").c_str());
-    return why_not.empty() ? "cuda" : "cpu";
-  }
-  return backend;
+  return backend == "auto" ? resolve_auto_backend(/*verbose=*/true) : backend;
 }
 
 }  // namespace

@@ -61,22 +61,21 @@ bool effective_fusion(const SpecArgs& args) {
   return args.fusion.empty() ? runtime::fusion_enabled() : args.fusion == "on";
 }
 
+std::string resolve_auto_backend(bool verbose) {
+  const std::string why_not = runtime::cuda_unusable_reason();
+  if (verbose)
+    std::fprintf(stderr, "grokjit: backend auto -> %s\n",
+                 why_not.empty() ? "cuda" : ("cpu (no usable GPU: " + why_not + ")").c_str());
+  return why_not.empty() ? "cuda" : "cpu";
+}
+
 std::unique_ptr<runtime::Device> make_device(const std::string& backend, bool verbose) {
+  if (backend == "auto") return make_device(resolve_auto_backend(verbose), verbose);
   if (backend == "reference") return runtime::make_reference_device();
   if (backend == "cpu") return runtime::make_cpu_device(runtime::thread_count_setting());
-  std::string why_not = runtime::cuda_unusable_reason();
-  if (backend == "cuda") {
-    if (!why_not.empty())
-      throw Error("--backend cuda: no usable GPU: " + why_not + ". Use --backend cpu (or auto).", ExitCode::Usage);
-    return runtime::make_cuda_device();
-  }
-  if (why_not.empty()) {
-    auto device = runtime::make_cuda_device();
-    if (verbose) std::fprintf(stderr, "grokjit: backend auto -> %s\n", device->name().c_str());
-    return device;
-  }
-  if (verbose) std::fprintf(stderr, "grokjit: backend auto -> cpu (no usable GPU: %s)\n", why_not.c_str());
-  return runtime::make_cpu_device(runtime::thread_count_setting());
+  if (const std::string why_not = runtime::cuda_unusable_reason(); !why_not.empty())
+    throw Error("--backend cuda: no usable GPU: " + why_not + ". Use --backend cpu (or auto).", ExitCode::Usage);
+  return runtime::make_cuda_device();
 }
 
 }  // namespace grokjit::cli

@@ -274,15 +274,9 @@ class CpuDevice final : public Device {
     for (size_t j = 0; j < missing.size(); ++j) {
       const codegen::Kernel& k = plan.kernels[missing[j]].kernel;
       objects[j].first = symbols[missing[j]];
-      const std::string key = kernel_cache_key(k, eo);
-      std::optional<std::string> hit = cache_.get(key);
-      if (hit) {
-        if (const std::string defect = object_defect(*hit, objects[j].first); !defect.empty()) {
-          cache_.discard(key, defect);
-          hit.reset();
-        }
-      }
-      if (hit) {
+      const std::string& symbol = objects[j].first;
+      if (auto hit = cache_.get(kernel_cache_key(k, eo),
+                                [&](const std::string& object) { return object_defect(object, symbol); })) {
         objects[j].second = std::move(*hit);
         ++stats->cache_hits;
       } else {

@@ -67,7 +67,7 @@ void KernelCache::report_corrupt(const std::string& path, const std::string& why
     std::cerr << "grokjit: kernel cache entry " << path << " is corrupt (" << why << "); recompiling it\n";
 }
 
-std::optional<std::string> KernelCache::get(const std::string& key) {
+std::optional<std::string> KernelCache::get(const std::string& key, const DefectCheck& defect) {
   if (!enabled()) return std::nullopt;
   std::string path = path_of(key);
   std::error_code ec;
@@ -92,6 +92,7 @@ std::optional<std::string> KernelCache::get(const std::string& key) {
   if (why.empty()) {
     payload = data.substr(sizeof(Header));
     if (fnv1a(payload) != h.checksum) why = "checksum mismatch";
+    else if (defect) why = defect(payload);
   }
   if (!why.empty()) {
     discard(key, why);

@@ -10,6 +10,7 @@
 // once on stderr (with its path), removed and recompiled.
 #pragma once
 
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -36,16 +37,19 @@ class KernelCache {
   const std::string& dir() const { return dir_; }
   std::string path_of(const std::string& key) const;
 
-  std::optional<std::string> get(const std::string& key);
+  // The entry's payload, if there is a whole one that `defect` (when given)
+  // finds nothing wrong with: it returns "" or why the payload cannot be the
+  // kernel's (a checksum holds for a swapped or rewritten entry too). A bad
+  // entry is reported once, removed, and nullopt returned: recompile.
+  using DefectCheck = std::function<std::string(const std::string& payload)>;
+  std::optional<std::string> get(const std::string& key, const DefectCheck& defect = {});
   void put(const std::string& key, const std::string& object);
-  // An entry get() returned whose payload proved unusable: reported once
-  // (with its path and why), removed, to be recompiled.
-  void discard(const std::string& key, const std::string& why);
 
   size_t corrupt_entries() const { return corrupt_; }
 
  private:
   void report_corrupt(const std::string& path, const std::string& why);
+  void discard(const std::string& key, const std::string& why);
 
   std::string dir_;
   std::mutex mu_;

@@ -152,16 +152,16 @@ std::string NvrtcCompiler::cache_key(const CudaCompileRequest& r) const {
 
 CompiledCuda NvrtcCompiler::compile(const CudaCompileRequest& request) {
   const std::string key = cache_key(request);
-  if (auto hit = cache_.get(key)) {
-    CompiledCuda c;
-    if (decode(*hit, &c)) {
-      c.name = request.name;
-      c.symbol = request.symbol;
-      c.report = parse_ptxas_report(c.log);
-      c.cache_hit = true;
-      return c;
-    }
-    cache_.discard(key, "a well-formed entry whose payload is not a CUDA entry");
+  CompiledCuda cached;
+  auto not_cuda = [&](const std::string& payload) {
+    return decode(payload, &cached) ? std::string() : std::string("a well-formed entry whose payload is not a CUDA entry");
+  };
+  if (cache_.get(key, not_cuda)) {
+    cached.name = request.name;
+    cached.symbol = request.symbol;
+    cached.report = parse_ptxas_report(cached.log);
+    cached.cache_hit = true;
+    return cached;
   }
   CompiledCuda c = compile_uncached(request);
   cache_.put(key, encode(c));

@@ -32,6 +32,17 @@ constexpr double kPaperMeanAdamW = 153.09, kPaperMeanMuon = 102.89, kPaperT = 5.
 
 std::string where(const std::string& file, size_t line) { return file + ":" + std::to_string(line); }
 
+// Where a run's epoch cap is recorded: its summary's criterion, else its
+// config's train.max_epochs; nullptr when neither is there.
+const json* epoch_cap_field(const json& config, const json* summary) {
+  if (summary && summary->contains("criterion") && (*summary)["criterion"].is_object() &&
+      (*summary)["criterion"].contains("cap"))
+    return &(*summary)["criterion"]["cap"];
+  if (config.contains("train") && config["train"].is_object() && config["train"].contains("max_epochs"))
+    return &config["train"]["max_epochs"];
+  return nullptr;
+}
+
 // Why `row` is not a complete results row, or "".
 std::string incomplete(const json& row) {
   if (!row.is_object()) return "not a JSON object";
@@ -49,10 +60,7 @@ std::string incomplete(const json& row) {
     return "\"summary.grokking_epoch\" is neither an integer nor null";
   // Values no run can have (an edited or foreign row) would skew every statistic.
   auto positive_integer = [](const json& j) { return j.is_number_integer() && j.get<int64_t>() >= 1; };
-  const json* cap = nullptr;
-  if (s.contains("criterion") && s["criterion"].is_object() && s["criterion"].contains("cap")) cap = &s["criterion"]["cap"];
-  else if (s["config"].contains("train") && s["config"]["train"].is_object() && s["config"]["train"].contains("max_epochs"))
-    cap = &s["config"]["train"]["max_epochs"];
+  const json* cap = epoch_cap_field(s["config"], &s);
   if (cap && !positive_integer(*cap)) return "its epoch cap " + cap->dump() + " is not a whole number of epochs";
   const json& epoch = s["grokking_epoch"];
   if (epoch.is_number_integer()) {
@@ -65,12 +73,8 @@ std::string incomplete(const json& row) {
 }
 
 int64_t epoch_cap(const json& config, const json* summary) {
-  if (summary && summary->contains("criterion") && (*summary)["criterion"].value("cap", json()).is_number())
-    return (*summary)["criterion"]["cap"].get<int64_t>();
-  const json* train = config.contains("train") ? &config["train"] : nullptr;
-  if (train && train->contains("max_epochs") && (*train)["max_epochs"].is_number())
-    return (*train)["max_epochs"].get<int64_t>();
-  return 0;
+  const json* cap = epoch_cap_field(config, summary);
+  return cap && cap->is_number() ? cap->get<int64_t>() : 0;
 }
 
 Run make_run(json row, const std::string& source) {

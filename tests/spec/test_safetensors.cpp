@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 
 #include <unistd.h>
@@ -119,29 +120,22 @@ TEST(Safetensors, AtomicWriteLeavesNoTempFileAndReplaces) {
 
 TEST(Safetensors, IoErrorsNameTheFile) {
   TempDir dir;
-  try {
-    save_safetensors(dir.file("missing/dir/x.safetensors"), {});
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ExitCode::Io);
-    EXPECT_CONTAINS(e.what(), "missing/dir/x.safetensors");
-  }
-  try {
-    load_safetensors(dir.file("absent.safetensors"));
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ExitCode::Io);
-    EXPECT_CONTAINS(e.what(), "cannot read safetensors file '" + dir.file("absent.safetensors") + "'");
-  }
+  auto expect_io_error = [](const std::function<void()>& f, const std::string& fragment) {
+    try {
+      f();
+      ADD_FAILURE() << "no error; expected one containing " << fragment;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ExitCode::Io);
+      EXPECT_CONTAINS(e.what(), fragment);
+    }
+  };
+  expect_io_error([&] { save_safetensors(dir.file("missing/dir/x.safetensors"), {}); }, "missing/dir/x.safetensors");
+  expect_io_error([&] { load_safetensors(dir.file("absent.safetensors")); },
+                  "cannot read safetensors file '" + dir.file("absent.safetensors") + "'");
   // A directory where the file should be opens fine on Linux, then fails to read: an I/O error, not a crash.
   std::filesystem::create_directories(dir.file("a-directory.safetensors"));
-  try {
-    load_safetensors(dir.file("a-directory.safetensors"));
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ExitCode::Io);
-    EXPECT_CONTAINS(e.what(), "cannot read safetensors file '" + dir.file("a-directory.safetensors") + "': it is a directory");
-  }
+  expect_io_error([&] { load_safetensors(dir.file("a-directory.safetensors")); },
+                  "cannot read safetensors file '" + dir.file("a-directory.safetensors") + "': it is a directory");
 }
 
 TEST(Safetensors, SavingInconsistentTensorsIsABug) {
