@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <ostream>
 #include <sstream>
 
@@ -243,66 +244,74 @@ struct PeakFigures {
   double fma_gflops = 0, memory_gbs = 0;
 };
 
+// The peak cache's contents: {"format", "machines": {key: entry}}, or a
+// fresh one where the file is missing, unreadable or of an older format
+// (said on stderr: it is measured again).
+json read_peak_cache(const std::string& path) {
+  const json fresh = {{"format", kPeakCacheFormat}, {"machines", json::object()}};
+  std::ifstream in(path);
+  if (!in) return fresh;
+  const json file = json::parse(in, nullptr, false);
+  const int format = file.is_object() && file.value("format", json()).is_number_integer() ? file["format"].get<int>() : 0;
+  if (format >= 1 && format < kPeakCacheFormat) {
+    std::fprintf(stderr, "grokjit: the peaks cached in %s came from an older, wrong measurement; measuring again\n",
+                 path.c_str());
+    return fresh;
+  }
+  if (format != kPeakCacheFormat || !file.contains("machines") || !file["machines"].is_object()) {
+    std::fprintf(stderr, "grokjit: warning: ignoring the unreadable peak cache %s (%s); measuring again\n",
+                 path.c_str(), file.is_discarded() ? "not JSON" : "unknown layout");
+    return fresh;
+  }
+  return file;
+}
+
+// The figures of `key` in the cache, if its entry holds two positive numbers;
+// a bad entry is said on stderr, and only it is measured again.
+std::optional<MachinePeak> cached_entry(const json& file, const MachinePeak& wanted) {
+  const json& machines = file["machines"];
+  if (!machines.contains(wanted.key)) return std::nullopt;
+  const json& e = machines[wanted.key];
+  auto positive = [&](const char* field) {
+    return e.is_object() && e.contains(field) && e[field].is_number() && e[field].get<double>() > 0;
+  };
+  if (!positive("fma_gflops") || !positive("memory_gbs")) {
+    std::fprintf(stderr, "grokjit: warning: ignoring the bad entry \"%s\" of the peak cache %s; measuring it again\n",
+                 wanted.key.c_str(), wanted.cache_file.c_str());
+    return std::nullopt;
+  }
+  MachinePeak p = wanted;
+  p.fma_gflops = e["fma_gflops"].get<double>();
+  p.memory_gbs = e["memory_gbs"].get<double>();
+  p.measured_at = e.contains("measured_at") && e["measured_at"].is_string() ? e["measured_at"].get<std::string>() : "";
+  p.from_cache = true;
+  return p;
+}
+
 // The entry `key` of the peak cache, else measure() (announced as `what`)
-// and cache it.
+// and cache it beside the other machines' entries.
 MachinePeak cached_peak(const std::string& key, int threads, bool remeasure, const std::string& what,
                         const std::function<PeakFigures()>& measure) {
   MachinePeak p;
   p.threads = threads;
   p.key = key;
   p.cache_file = machine_peak_cache_file();
-  json file = json::object();
-  if (std::ifstream in(p.cache_file); in) {
-    try {
-      file = json::parse(in);
-      const int format = file.is_object() ? file.value("format", 0) : 0;
-      if (format >= 1 && format < kPeakCacheFormat) {
-        std::fprintf(stderr, "grokjit: the peaks cached in %s came from an older, wrong measurement; measuring again\n",
-                     p.cache_file.c_str());
-        file = json::object();
-      } else {
-        if (format != kPeakCacheFormat || !file.contains("machines") || !file["machines"].is_object())
-          throw std::runtime_error("unknown layout");
-        if (!remeasure && file["machines"].contains(p.key)) {
-          const json& e = file["machines"][p.key];
-          p.fma_gflops = e.at("fma_gflops").get<double>();
-          p.memory_gbs = e.at("memory_gbs").get<double>();
-          p.measured_at = e.value("measured_at", "");
-          if (p.fma_gflops > 0 && p.memory_gbs > 0) {
-            p.from_cache = true;
-            return p;
-          }
-        }
-      }
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "grokjit: warning: ignoring the unreadable peak cache %s (%s); measuring again\n",
-                   p.cache_file.c_str(), e.what());
-      file = json::object();
-    }
-  }
+  json file = read_peak_cache(p.cache_file);
+  if (!remeasure)
+    if (std::optional<MachinePeak> cached = cached_entry(file, p)) return *cached;
   std::fprintf(stderr, "grokjit: measuring %s (once; cached in %s)\n", what.c_str(), p.cache_file.c_str());
   const PeakFigures measured = measure();
   p.fma_gflops = measured.fma_gflops;
   p.memory_gbs = measured.memory_gbs;
   p.measured_at = runtime::iso_utc_now();
-  if (!file.is_object() || !file.contains("machines") || !file["machines"].is_object())
-    file = {{"format", kPeakCacheFormat}, {"machines", json::object()}};
   file["machines"][p.key] = {{"threads", threads}, {"fma_gflops", p.fma_gflops}, {"memory_gbs", p.memory_gbs},
                              {"measured_at", p.measured_at}};
-  // Atomic write: a temporary file in the same directory, renamed into place.
-  std::error_code ec;
-  fs::create_directories(fs::path(p.cache_file).parent_path(), ec);
-  std::string tmp = p.cache_file + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << file.dump(2) << "\n";
-    out.close();
-    if (out) fs::rename(tmp, p.cache_file, ec);
-    if (!out || ec) {
-      fs::remove(tmp, ec);
-      std::fprintf(stderr, "grokjit: warning: could not write the peak cache %s; it will be measured again next time\n",
-                   p.cache_file.c_str());
-    }
+  try {
+    std::error_code ec;
+    fs::create_directories(fs::path(p.cache_file).parent_path(), ec);
+    runtime::write_file_atomically(p.cache_file, file.dump(2) + "\n");
+  } catch (const Error& e) {
+    std::fprintf(stderr, "grokjit: warning: %s; the peak will be measured again next time\n", e.what());
   }
   return p;
 }

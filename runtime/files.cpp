@@ -13,7 +13,6 @@
 #include <fstream>
 #include <map>
 #include <mutex>
-#include <sstream>
 
 #include "ir/error.h"
 
@@ -45,15 +44,25 @@ std::string parent_folder(const std::string& path) {
 
 }  // namespace
 
-std::string read_text_file(const std::string& path, const char* what) {
+std::string read_text_file(const std::string& path, const char* what, size_t max_bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("cannot read " + std::string(what) + " '" + path + "': " + std::strerror(errno), ExitCode::Io);
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))  // opens fine on Linux, then reads nothing
     throw Error("cannot read " + std::string(what) + " '" + path + "': it is a directory", ExitCode::Io);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  // Read in chunks up to the cap: a device or a pipe (/dev/zero, `<(yes)`) has no size to check first.
+  std::string text;
+  std::string chunk(size_t{1} << 16, '\0');
+  while (in) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    text.append(chunk.data(), static_cast<size_t>(in.gcount()));
+    if (text.size() > max_bytes)
+      throw Error("cannot read " + std::string(what) + " '" + path + "': longer than " +
+                      std::to_string(max_bytes >> 20) + " MiB, which no " + what + " is",
+                  ExitCode::Io);
+  }
+  if (in.bad()) throw Error("cannot read " + std::string(what) + " '" + path + "': read failed", ExitCode::Io);
+  return text;
 }
 
 void write_file_atomically(const std::string& path, std::string_view bytes) {

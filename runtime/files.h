@@ -3,13 +3,19 @@
 // with ExitCode::Io, naming the file and what failed.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
 namespace grokjit::runtime {
 
-// The whole file; `what` names it in the error ("spec", "summary").
-std::string read_text_file(const std::string& path, const char* what);
+// The most a JSON file grokjit reads whole (a spec, a sweep, a summary) may
+// hold: real ones are kilobytes; the cap stops `grokjit train /dev/zero`.
+inline constexpr size_t kMaxJsonFileBytes = size_t{64} << 20;
+
+// The whole file; `what` names it in the error ("spec", "summary"). Longer
+// than max_bytes: Error(Io), without reading further.
+std::string read_text_file(const std::string& path, const char* what, size_t max_bytes = kMaxJsonFileBytes);
 
 // Writes a temporary file next to `path`, fsyncs it and renames it into
 // place (then fsyncs the folder): a reader never sees half a file, and a

@@ -1061,9 +1061,10 @@ Written Reporter::run() {
   grid_ = grid_axes(loaded_.runs, no_grid_why_);
 
   md_ << "# grokjit report\n\n"
-      << "Results: " << join(loaded_.files, ", ") << " (" << loaded_.lines << " rows, " << loaded_.runs.size()
-      << " runs";
+      << "Results: " << join(loaded_.files, ", ") << " (" << loaded_.lines - loaded_.skipped << " rows, "
+      << loaded_.runs.size() << " runs";
   if (loaded_.duplicates) md_ << ", " << loaded_.duplicates << " duplicate rows counted once";
+  if (loaded_.skipped) md_ << "; " << loaded_.skipped << " lines skipped, see Warnings";
   md_ << "). Definitions and methods: docs/report.md.\n\n";
   provenance_line();
   censoring_section();
@@ -1079,7 +1080,8 @@ Written Reporter::run() {
     md_ << "\n";
   }
   js_["inputs"] = {{"files", loaded_.files},
-                   {"rows", loaded_.lines},
+                   {"rows", loaded_.lines - loaded_.skipped},
+                   {"skipped_lines", loaded_.skipped},
                    {"runs", loaded_.runs.size()},
                    {"duplicates", loaded_.duplicates}};
   js_["by"] = opt_.by;
@@ -1172,6 +1174,7 @@ Loaded load_results(const std::vector<std::string>& paths) {
       if (!why.empty()) {
         out.warnings.push_back(where(path, n) + ": skipped a line that is not a complete results row (" + why +
                                "; a write cut short?)");
+        ++out.skipped;
         continue;
       }
       Run run = make_run(std::move(row), where(path, n));

@@ -32,6 +32,7 @@ struct Loaded {
   std::vector<std::string> warnings; // skipped lines, duplicates counted once
   std::vector<std::string> files;
   size_t lines = 0;                  // non-empty lines read
+  size_t skipped = 0;                // of those, lines that are not complete rows (warned)
   size_t duplicates = 0;             // rows whose id, or config (another sweep's id), came before
 };
 

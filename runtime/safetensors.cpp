@@ -162,7 +162,8 @@ void check_tiling(std::vector<Entry>& entries, uint64_t data_size, std::string_v
 }
 
 std::vector<uint8_t> read_file(const std::string& path) {
-  const std::string bytes = read_text_file(path, "safetensors file");
+  // No cap: a checkpoint of a wide model is gigabytes, and grokjit chose its path.
+  const std::string bytes = read_text_file(path, "safetensors file", std::numeric_limits<size_t>::max());
   return std::vector<uint8_t>(bytes.begin(), bytes.end());
 }
 

@@ -531,7 +531,7 @@ void visit_fields(V& v, TrainLoopConfig& c) {
 
 template <class V>
 void visit_fields(V& v, RunConfig& c) {
-  v.value("name", c.name, name_characters(), "Run name (output folder); default: the spec file's name");
+  v.value("name", c.name, name_characters(), "Run name (output folder); default: the spec file's name, other characters as '-'");
   v.comment("comment", "Free text for readers of the spec; not part of the config");
   v.object("task", c.task, "The dataset and its split");
   v.object("model", c.model, "The network and its output function");
@@ -886,6 +886,21 @@ std::string file_stem(const std::string& path) {
   return name;
 }
 
+// The run name a spec without "name" gets from its file: the file's stem,
+// each run of characters a name may not hold as one '-' ("my spec!.json" ->
+// "my-spec"); "" where nothing usable is left (the field's default holds).
+std::string run_name_from_file(const std::string& path) {
+  std::string name;
+  for (const char c : file_stem(path)) {
+    const bool allowed = is_run_name(std::string_view(&c, 1));
+    if (allowed) name += c;
+    else if (!name.empty() && name.back() != '-') name += '-';
+  }
+  while (!name.empty() && name.back() == '-') name.pop_back();
+  if (name.size() > 128) name.resize(128);
+  return is_run_name(name) ? name : "";
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- public API
@@ -998,7 +1013,7 @@ RunConfig parse_spec_text(std::string_view text, std::string_view source, const 
 RunConfig load_spec(const std::string& path, const std::vector<std::string>& overrides) {
   json spec = parse_json_text(read_text_file(path, "spec"), path);
   if (!spec.is_object()) fail(path, {}, "a spec is a JSON object, got " + describe_json(spec));
-  if (!spec.contains("name") && is_run_name(file_stem(path))) spec["name"] = file_stem(path);
+  if (const std::string name = run_name_from_file(path); !spec.contains("name") && !name.empty()) spec["name"] = name;
   return parse_overridden(spec, path, overrides);
 }
 

@@ -24,6 +24,7 @@
 #include "grokjit/build_config.h"
 #include "ir/error.h"
 #include "runtime/cuda_device.h"
+#include "runtime/files.h"
 #include "runtime/knobs.h"
 #include "runtime/nvrtc_compiler.h"
 
@@ -542,6 +543,30 @@ TEST_F(CliTest, MachinePeakIsReadFromItsCache) {
   EXPECT_EQ(p.memory_gbs, kFakeMemory);
   EXPECT_EQ(p.cache_file, (dir_ / "cache" / "machine_peak.json").string());
   EXPECT_NE(p.key.find(std::to_string(kThreads) + " threads"), std::string::npos) << p.key;
+}
+
+// A bad entry is measured again; the other machines' entries stay (they were
+// all dropped when one entry was bad).
+TEST_F(CliTest, MachinePeakReplacesOnlyABadCacheEntry) {
+  const std::string file = machine_peak_cache_file();
+  const std::string good = runtime::read_text_file(file, "peak cache");
+  const json other = {{"threads", 64}, {"fma_gflops", 4000.0}, {"memory_gbs", 300.0}, {"measured_at", "elsewhere"}};
+  json cache = json::parse(good);
+  cache["machines"]["another machine, 64 threads"] = other;
+  cache["machines"][machine_peak_key(1)] = {{"threads", 1}, {"fma_gflops", "fast"}, {"memory_gbs", 1.0}};
+  runtime::write_file_atomically(file, cache.dump(2));
+  testing::internal::CaptureStderr();
+  MachinePeak p = machine_peak(1, false);
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_FALSE(p.from_cache);
+  EXPECT_GT(p.fma_gflops, 0);
+  EXPECT_NE(err.find("ignoring the bad entry \"" + machine_peak_key(1) + "\" of the peak cache " + file), std::string::npos)
+      << err;
+  const json after = json::parse(runtime::read_text_file(file, "peak cache"));
+  EXPECT_EQ(after["machines"]["another machine, 64 threads"], other);
+  EXPECT_EQ(after["machines"][machine_peak_key(kThreads)]["fma_gflops"], kFakeFma);
+  EXPECT_EQ(after["machines"][machine_peak_key(1)]["fma_gflops"], p.fma_gflops);
+  runtime::write_file_atomically(file, good);  // for the tests after this one in the same process
 }
 
 // One test for both forms: ctest runs every test in a process of its own, and

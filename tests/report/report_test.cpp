@@ -484,6 +484,12 @@ TEST_F(ReportTest, CorruptLinesAreSkippedWithAWarning) {
   std::ofstream(path, std::ios::app) << "{\"id\": \"x\"}\n\n";
   rep::Written w = report({path});
   EXPECT_EQ(w.json["inputs"]["runs"], rows.size());
+  EXPECT_EQ(w.json["inputs"]["rows"], rows.size());  // the two skipped lines are not rows
+  EXPECT_EQ(w.json["inputs"]["skipped_lines"], 2);
+  EXPECT_NE(w.markdown.find("(" + std::to_string(rows.size()) + " rows, " + std::to_string(rows.size()) +
+                            " runs; 2 lines skipped, see Warnings)"),
+            std::string::npos)
+      << w.markdown.substr(0, 400);
   ASSERT_EQ(w.warnings.size(), 2u);
   EXPECT_NE(w.warnings[0].find(path + ":3: skipped"), std::string::npos) << w.warnings[0];
   EXPECT_NE(w.warnings[0].find("not valid JSON"), std::string::npos) << w.warnings[0];

@@ -65,6 +65,24 @@ TEST(Files, WriteFileAtomicallyWritesThroughALink) {
   fs::remove_all(dir);
 }
 
+// `grokjit train /dev/zero` used to read until memory ran out.
+TEST(Files, ReadTextFileStopsAtItsCap) {
+  const fs::path dir = fresh_dir("cap");
+  const std::string big = (dir / "big.json").string();
+  std::ofstream(big) << std::string((size_t{1} << 20) + 1, ' ');
+  EXPECT_EQ(read_text_file(big, "spec", (size_t{1} << 20) + 1).size(), (size_t{1} << 20) + 1);  // at the cap: read
+  for (const std::string& path : {big, std::string("/dev/zero")}) {
+    try {
+      read_text_file(path, "spec", size_t{1} << 20);
+      ADD_FAILURE() << path << " was read whole";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ExitCode::Io);
+      EXPECT_NE(std::string(e.what()).find("spec '" + path + "': longer than 1 MiB"), std::string::npos) << e.what();
+    }
+  }
+  fs::remove_all(dir);
+}
+
 TEST(Files, WriteErrorsNameTheFile) {
   const std::string path = (fresh_dir("missing") / "no" / "such" / "folder.txt").string();
   try {

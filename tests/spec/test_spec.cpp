@@ -367,6 +367,10 @@ TEST(Spec, LoadSpecNamesTheRunAfterTheFile) {
   EXPECT_EQ(c.name, "my-run");
   EXPECT_EQ(c.task.kind, tasks::TaskKind::Gcd);
   EXPECT_EQ(c.train.seed, 3u);
+  // A file name a run name cannot be: its other characters become '-' (they silently named the run "run").
+  const auto odd = dir / "my spec! (v2).json";
+  std::ofstream(odd) << R"({"task": {"kind": "gcd"}})";
+  EXPECT_EQ(load_spec(odd.string()).name, "my-spec-v2");
   std::ofstream(path) << R"({"task": {"kind": "gcd"}, "train": {"batch_size": -1}})";
   try {
     load_spec(path.string());
