@@ -96,7 +96,14 @@ int run_main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : static_cast<int>(ExitCode::Usage);
+    if (app.exit(e) != 0) return static_cast<int>(ExitCode::Usage);
+    try {  // --help: its text must have reached stdout
+      flush_standard_output();
+    } catch (const Error& error) {
+      std::fprintf(stderr, "grokjit: error: %s\n", error.what());
+      return error.exit_code();
+    }
+    return 0;
   }
 
   try {
@@ -106,8 +113,10 @@ int run_main(int argc, char** argv) {
     if (version) {
       std::printf("grokjit %s (source %s, LLVM %s, NVRTC %s, %s)\n", GROKJIT_VERSION, GROKJIT_SOURCE_COMMIT,
                   GROKJIT_LLVM_VERSION, GROKJIT_HAVE_NVRTC ? GROKJIT_CUDA_VERSION : "off", GROKJIT_BUILD_TYPE);
+      flush_standard_output();
       return 0;
     }
+    if (!doctor->parsed()) runtime::check_knobs();  // doctor lists every knob, bad ones with why
     auto run_command = [&]() -> int {
       if (train->parsed()) return run_train(train_args);
       if (sweep->parsed()) return run_sweep_command(sweep_args);

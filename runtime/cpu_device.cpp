@@ -333,7 +333,7 @@ codegen::TargetInfo cpu_target_info(int threads, int vector_bytes) {
   threads = resolve_threads(threads);
   t.gemm_parallel_tiles = threads == 1 ? 1 : 2 * threads;
   t.threads = threads;
-  t.recompute = recompute_enabled();  // docs/benchmarks.md: no gain on a Zen 3
+  t.recompute = recompute_enabled();  // docs/benchmarks.md: no gain on a Zen 3 or a Zen 4
   t.split_loops = split_loops_enabled();
   t.small_matmuls_as_loops = true;  // docs/benchmarks.md, session 9
   return t;

@@ -38,8 +38,8 @@ const Knob kKnobs[] = {
      0, 0, "on|off"},
     {knob::kRecompute, KnobType::Enum, "off",
      "Kernels that read a cheap elementwise value (sigmoid(g) for silu') compute it again from what they read "
-     "anyway instead of loading a stored copy; off until measured faster (no gain on a Zen 3; not yet measured "
-     "on AVX-512 or a GPU)",
+     "anyway instead of loading a stored copy; off until measured faster (no gain on a Zen 3 or a Zen 4 "
+     "with AVX-512; not yet measured on an Intel core or a GPU)",
      {}, 0, 0, "on|off"},
     {knob::kSplitLoops, KnobType::Enum, "on",
      "CPU loops that cross a pad or concat boundary (RoPE's rotate-half) are split there, so that each piece "
@@ -258,6 +258,11 @@ std::vector<KnobValue> knob_values() {
     }
   }
   return values;
+}
+
+void check_knobs() {
+  for (const KnobValue& k : knob_values())
+    if (!k.error.empty()) throw Error(k.error, ExitCode::Usage);
 }
 
 std::string format_knob_help() {

@@ -71,6 +71,10 @@ struct KnobValue {
 // listed with its `error`, not thrown.
 std::vector<KnobValue> knob_values();
 
+// Throws the first invalid knob's error (Usage), so that a bad setting stops
+// a command before it starts, not where (or whether) the command reads it.
+void check_knobs();
+
 // A text table of every knob: name, type and allowed values, default, flag, help.
 std::string format_knob_help();
 

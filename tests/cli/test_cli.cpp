@@ -441,6 +441,16 @@ TEST_F(CliTest, CommandLineMapsErrorsToExitCodes) {
       EXPECT_EQ(rc, 2) << command << " " << option << ": " << err;
       EXPECT_NE(err.find(option), std::string::npos) << err;
     }
+  // A bad knob in the environment stops every command before it starts (kernels ignored GROKJIT_DEBUG=9).
+  ::setenv("GROKJIT_DEBUG", "9", 1);
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"kernels", spec_}, {"graph", spec_},
+                                                {"train", spec_, "--out", (dir_ / "bad-knob").string()}}) {
+    std::tie(rc, err) = main_with(args);
+    EXPECT_EQ(rc, 2) << args[0] << ": " << err;
+    EXPECT_NE(err.find("grokjit: error: GROKJIT_DEBUG='9': out of range"), std::string::npos) << err;
+  }
+  ::unsetenv("GROKJIT_DEBUG");
+  EXPECT_FALSE(fs::exists(dir_ / "bad-knob"));
   // --resume into a directory that does not exist creates nothing (not even its lock file).
   const fs::path typo = dir_ / "no-such-run";
   std::tie(rc, err) = main_with({"train", spec_, "-q", "--resume", "--out", typo.string()});
@@ -457,19 +467,22 @@ TEST_F(CliTest, CommandLineMapsErrorsToExitCodes) {
   }
   // Output that cannot be written (stdout on a full disk) is an I/O error, not a success.
   {
-    std::cout.flush();
-    std::fflush(stdout);
-    const int saved = ::dup(1), full = ::open("/dev/full", O_WRONLY | O_CLOEXEC);
-    ASSERT_GE(full, 0);
-    ::dup2(full, 1);
-    std::tie(rc, err) = main_with({"graph", spec_});
-    ::dup2(saved, 1);
-    ::close(saved);
-    ::close(full);
-    std::clearerr(stdout);
-    std::cout.clear();
-    EXPECT_EQ(rc, 3) << err;
-    EXPECT_NE(err.find("cannot write to standard output"), std::string::npos) << err;
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"graph", spec_}, {"--version"}, {"--help"}, {"train", "--help"}}) {
+      std::cout.flush();
+      std::fflush(stdout);
+      const int saved = ::dup(1), full = ::open("/dev/full", O_WRONLY | O_CLOEXEC);
+      ASSERT_GE(full, 0);
+      ::dup2(full, 1);
+      std::tie(rc, err) = main_with(args);
+      ::dup2(saved, 1);
+      ::close(saved);
+      ::close(full);
+      std::clearerr(stdout);
+      std::cout.clear();
+      EXPECT_EQ(rc, 3) << args[0] << ": " << err;
+      EXPECT_NE(err.find("cannot write to standard output"), std::string::npos) << err;
+    }
   }
   // CLI11 alone would wrap -1 into 2^64 - 1 and clamp 2^64: both are errors.
   for (const char* seed : {"-1", "18446744073709551616", "7x"}) {

@@ -111,6 +111,13 @@ TEST_F(Knobs, EnvironmentValuesAreParsedAndChecked) {
   }
 }
 
+// Every command checks every knob first: `GROKJIT_DEBUG=9 grokjit kernels` ran as if it were unset.
+TEST_F(Knobs, CheckKnobsNamesTheFirstBadOne) {
+  check_knobs();
+  ScopedEnv fusion("GROKJIT_FUSION", "maybe");
+  EXPECT_CONTAINS(usage_message([] { check_knobs(); }), "GROKJIT_FUSION='maybe': not a known value");
+}
+
 TEST_F(Knobs, BooleansAcceptTheUsualSpellings) {
   for (const char* yes : {"1", "true", "TRUE", "on", "yes"}) {
     ScopedEnv env("GROKJIT_NO_CACHE", yes);
