@@ -52,7 +52,8 @@ int run_main(int argc, char** argv) {
     } else {
       app.add_option_function<std::string>(
           flag, [&knob_flags, name = std::string(k.name)](const std::string& v) { knob_flags[name] = v; },
-          std::string(k.help) + " (" + std::string(k.name) + ")");
+          std::string(k.help) + " (" + std::string(k.name) + ")")
+          ->check(not_empty());  // empty would mean the default (--cache-dir "" wrote into the current directory)
     }
   }
 

@@ -266,16 +266,18 @@ json read_peak_cache(const std::string& path) {
   return file;
 }
 
-// The figures of `key` in the cache, if its entry holds two positive numbers;
+// The figures of `key` in the cache, if its entry holds two plausible numbers;
 // a bad entry is said on stderr, and only it is measured again.
 std::optional<MachinePeak> cached_entry(const json& file, const MachinePeak& wanted) {
   const json& machines = file["machines"];
   if (!machines.contains(wanted.key)) return std::nullopt;
   const json& e = machines[wanted.key];
-  auto positive = [&](const char* field) {
-    return e.is_object() && e.contains(field) && e[field].is_number() && e[field].get<double>() > 0;
+  // Plausible: from a laptop core's fraction of a GB/s to a whole GPU's (an edited 1e308 is not).
+  auto plausible = [&](const char* field) {
+    return e.is_object() && e.contains(field) && e[field].is_number() && e[field].get<double>() >= 1e-2 &&
+           e[field].get<double>() <= 1e6;
   };
-  if (!positive("fma_gflops") || !positive("memory_gbs")) {
+  if (!plausible("fma_gflops") || !plausible("memory_gbs")) {
     std::fprintf(stderr, "grokjit: warning: ignoring the bad entry \"%s\" of the peak cache %s; measuring it again\n",
                  wanted.key.c_str(), wanted.cache_file.c_str());
     return std::nullopt;
@@ -521,7 +523,8 @@ std::string bench_report_table(const BenchReport& report) {
                                    : "machine peak (" + std::to_string(report.peak.threads) + " threads)")
       << ": FMA " << format("%.1f", report.peak.fma_gflops) << " GFLOP/s, memory "
       << format("%.1f", report.peak.memory_gbs) << " GB/s ("
-      << (report.peak.from_cache ? "cached " + report.peak.measured_at + " in " + report.peak.cache_file +
+      << (report.peak.from_cache ? "cached " + (report.peak.measured_at.empty() ? "" : report.peak.measured_at + " ") +
+                                       "in " + report.peak.cache_file +
                                        "; --remeasure-peak to measure again"
                                  : "measured now, cached in " + report.peak.cache_file)
       << ")\n\n";

@@ -65,6 +65,7 @@ struct ExperimentArgs {
   std::string name;        // runtime::experiments()
   SweepArgs sweep;         // sweep file (default: the experiment's), out, jobs, backend
   bool report_only = false;
+  bool overwrite = false;  // stable-lr: replace the results already in --out
 };
 void add_experiment_options(CLI::App& cmd, ExperimentArgs& args);
 int run_experiment(const ExperimentArgs& args);

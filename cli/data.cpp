@@ -17,6 +17,8 @@ void add_data_options(CLI::App& cmd, DataArgs& args) {
 }
 
 int run_data(const DataArgs& args) {
+  if (!args.out.empty() && runtime::same_file(args.out, args.spec.spec))
+    throw Error("-o '" + args.out + "' is the spec file itself: it would be replaced by the data", ExitCode::Usage);
   runtime::RunConfig config = load_run_config(args.spec);
   tasks::Dataset data = tasks::make_dataset(config.task);
   tasks::Split split = tasks::make_split(config.task);

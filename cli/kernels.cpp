@@ -398,7 +398,10 @@ int run_kernels(const KernelsArgs& args, std::ostream& out) {
         msg += "; closest:";
         for (const auto& c : close) msg += " " + c;
       }
-      throw Error(msg + ". `grokjit kernels " + args.spec.spec + "` lists them all.", ExitCode::Usage);
+      // The same backend and fusion in the hint: each names its kernels its own way.
+      throw Error(msg + ". `grokjit kernels " + args.spec.spec + " --backend " + backend + " --fusion " +
+                      (fusion ? "on" : "off") + "` lists them all.",
+                  ExitCode::Usage);
     }
     if (hits.size() > 1) {
       std::string also;

@@ -18,7 +18,8 @@ void add_report_options(CLI::App& cmd, ReportArgs& args) {
                  "grouping fields, comma-separated dotted config paths or point.AXIS; the last is compared "
                  "pairwise (default task.kind,model.output,optimizer.kind)");
   cmd.add_option("--curves", args.curves,
-                 "runs whose accuracy curves to plot: comma-separated ids, auto (each optimizer's median run) or none");
+                 "runs whose accuracy curves to plot: comma-separated ids, auto (each optimizer's median run) or none")
+      ->check(not_empty());
   cmd.add_option("--format", args.format, "what to print on stdout: md | json (both files are always written)")
       ->check(CLI::IsMember({"md", "json"}));
   cmd.add_flag("--no-plots", args.no_plots, "write no plots");
@@ -30,12 +31,11 @@ int run_report(const ReportArgs& args, std::ostream& out) {
   runtime::report::Options o;
   o.results = args.results;
   o.out = args.out;
-  if (args.by) {  // "--by ''" is a mistake (an error below), not the default
+  if (args.by) {  // every part, empty ones too: "--by ''" or "a,,b" is a mistake (write_report says so)
     o.by.clear();
-    std::stringstream parts(*args.by);
+    std::stringstream parts(*args.by + ",");  // the trailing ',' keeps a trailing empty part
     std::string f;
-    while (std::getline(parts, f, ','))
-      if (!f.empty()) o.by.push_back(f);
+    while (std::getline(parts, f, ',')) o.by.push_back(f);
   }
   o.curves = args.curves;
   o.plots = !args.no_plots;

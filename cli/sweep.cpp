@@ -81,7 +81,9 @@ int run_sweep_command(const SweepArgs& args) {
                                  .c_str()
                            : "",
                 out.c_str());
-    std::printf("%s", runtime::describe_points(sweep, points, out, pack).c_str());
+    std::vector<std::string> warnings;
+    std::printf("%s", runtime::describe_points(sweep, points, out, pack, &warnings).c_str());
+    for (const std::string& w : warnings) std::fprintf(stderr, "grokjit sweep: warning: %s\n", w.c_str());
     return 0;
   }
 

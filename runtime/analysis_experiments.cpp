@@ -592,10 +592,19 @@ const ExperimentInfo& find_experiment(const std::string& name) {
 
 std::string write_experiment_report(const ExperimentInfo& experiment, const Sweep& sweep, const std::string& out_dir) {
   std::vector<RunData> runs = load_runs(sweep, out_dir);
+  size_t done = 0, failed = 0;
+  for (const RunData& r : runs) {
+    done += r.done;
+    failed += !r.failure.empty();
+  }
+  // A report of nothing (`--report-only` before the sweep ran, or the wrong --out) is a mistake, as in `grokjit report`.
+  if (done + failed == 0)
+    throw Error("no results rows for the " + std::to_string(runs.size()) + " points of sweep '" + sweep.source +
+                    "' in " + out_dir + " (results.jsonl or results.shard-*.jsonl): run `grokjit experiment " +
+                    experiment.name + "` without --report-only first, or give the --out that holds them",
+                ExitCode::Usage);
   const std::string plots = (fs::path(out_dir) / "plots").string();
   fs::create_directories(plots);
-  size_t done = 0;
-  for (const RunData& r : runs) done += r.done;
   std::string md = "# " + experiment.name + "\n\n" + experiment.what + ".\n\nSweep `" + sweep.source + "` (" +
                    std::to_string(done) + " of " + std::to_string(runs.size()) + " points done), results in `" +
                    out_dir + "/results.jsonl`. Definitions: docs/experiments.md.\n" + missing_note(runs) + "\n";

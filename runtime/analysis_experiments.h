@@ -22,7 +22,8 @@ const ExperimentInfo& find_experiment(const std::string& name);
 
 // Reads the sweep's rows from <out_dir>/results.jsonl and each run's
 // metrics.jsonl, writes <out_dir>/report.md (and plots) and returns its path.
-// Points without a results row are listed as missing.
+// Points without a results row are listed as missing; when no point has
+// one, nothing is written and it is an Error (ExitCode::Usage).
 std::string write_experiment_report(const ExperimentInfo& experiment, const Sweep& sweep, const std::string& out_dir);
 
 // Critical train fraction of the Li2 authors' code: p* = 2.7482 ln M / M.

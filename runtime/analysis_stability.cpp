@@ -2,6 +2,7 @@
 
 #include <Eigen/Dense>
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -28,16 +29,58 @@ Error plan_error(const std::string& source, const std::string& where, const std:
   return Error(source + ": " + where + ": " + what, ExitCode::Usage);
 }
 
+// A list of distinct positive numbers at /key (empty when absent): a rate
+// given twice would run twice and fill the report with duplicate rows.
 std::vector<double> number_list(const json& plan, const char* key, const std::string& source) {
   std::vector<double> out;
   if (!plan.contains(key)) return out;
-  if (!plan[key].is_array()) throw plan_error(source, std::string("/") + key, "expected a list of numbers");
-  for (const json& v : plan[key]) {
-    if (!v.is_number() || v.get<double>() <= 0)
-      throw plan_error(source, std::string("/") + key, "expected positive numbers, got " + v.dump());
+  const std::string where = std::string("/") + key;
+  if (!plan[key].is_array()) throw plan_error(source, where, "expected a list of numbers, got " + plan[key].dump());
+  for (size_t i = 0; i < plan[key].size(); ++i) {
+    const json& v = plan[key][i];
+    const std::string at = where + "/" + std::to_string(i);
+    if (!v.is_number() || !(v.get<double>() > 0)) throw plan_error(source, at, "expected a positive number, got " + v.dump());
+    auto same = std::find(out.begin(), out.end(), v.get<double>());
+    if (same != out.end())
+      throw plan_error(source, at, v.dump() + " is already " + where + "/" + std::to_string(same - out.begin()) +
+                                       "; give each rate once");
     out.push_back(v.get<double>());
   }
   return out;
+}
+
+// The whole number >= 1 at /key, or `fallback` when absent.
+int64_t count_at(const json& plan, const char* key, int64_t fallback, const std::string& source) {
+  if (!plan.contains(key)) return fallback;
+  const json& v = plan[key];
+  if (!v.is_number_integer() || v.get<int64_t>() < 1)
+    throw plan_error(source, std::string("/") + key, "expected a whole number >= 1, got " + v.dump());
+  return v.get<int64_t>();
+}
+
+// The number above `floor` at /key, or `fallback` when absent.
+double number_above(const json& plan, const char* key, double floor, double fallback, const std::string& source) {
+  if (!plan.contains(key)) return fallback;
+  const json& v = plan[key];
+  if (!v.is_number() || !(v.get<double>() > floor) || !std::isfinite(v.get<double>()))
+    throw plan_error(source, std::string("/") + key, "expected a number > " + json(floor).dump() + ", got " + v.dump());
+  return v.get<double>();
+}
+
+// The non-empty string at /key, or `fallback` when absent.
+std::string text_at(const json& plan, const char* key, const std::string& fallback, const std::string& source) {
+  if (!plan.contains(key)) return fallback;
+  const json& v = plan[key];
+  if (!v.is_string() || v.get<std::string>().empty())
+    throw plan_error(source, std::string("/") + key, "expected a non-empty string, got " + v.dump());
+  return v.get<std::string>();
+}
+
+// An optimizer's label names its plot file (stable-lr-loss-LABEL) and its report rows.
+bool plain_label(const std::string& label) {
+  return !label.empty() && std::all_of(label.begin(), label.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
 }
 
 // Everything one optimizer needs: compiled train step, gradient and eval
@@ -310,8 +353,8 @@ StabilityPlan load_stability_plan(const std::string& path) {
   }
   StabilityPlan p;
   p.source = path;
-  p.name = plan.value("name", p.name);
-  p.out = plan.value("out", "runs/experiments/" + p.name);
+  p.name = text_at(plan, "name", p.name, path);
+  p.out = text_at(plan, "out", "runs/experiments/" + p.name, path);
   json base;
   if (!plan.contains("base")) throw plan_error(path, "/base", "missing: a spec file or an inline spec");
   if (plan["base"].is_string()) {
@@ -336,6 +379,13 @@ StabilityPlan load_stability_plan(const std::string& path) {
     const std::string where = "/optimizers/" + std::to_string(i);
     if (!o.is_object() || !o.contains("label") || !o["label"].is_string())
       throw plan_error(path, where, "expected {\"label\": \"...\", \"set\": {...}}");
+    const std::string label = o["label"].get<std::string>();
+    if (!plain_label(label))
+      throw plan_error(path, where + "/label", "'" + label + "': use letters, digits, '-', '_' or '.' (it names a plot file)");
+    for (size_t j = 0; j < p.optimizers.size(); ++j)
+      if (p.optimizers[j].label == label)
+        throw plan_error(path, where + "/label",
+                         "'" + label + "' is already the label of /optimizers/" + std::to_string(j) + "; give each optimizer its own");
     json spec = base;
     if (o.contains("set")) apply(spec, o["set"], where + "/set");
     spec["name"] = p.name + "-" + o["label"].get<std::string>();
@@ -345,13 +395,32 @@ StabilityPlan load_stability_plan(const std::string& path) {
   if (p.lrs.empty()) throw plan_error(path, "/lrs", "expected a non-empty list of learning rates");
   std::sort(p.lrs.begin(), p.lrs.end());
   p.shared_lrs = number_list(plan, "shared_lrs", path);
-  p.steps = plan.value("steps", p.steps);
-  p.blowup = plan.value("blowup", p.blowup);
-  p.accuracy_steps = plan.value("accuracy_steps", p.accuracy_steps);
-  p.fd_eps = plan.value("fd_eps", p.fd_eps);
-  if (p.steps < 1 || p.accuracy_steps < 1 || p.blowup <= 1 || p.fd_eps <= 0)
-    throw plan_error(path, "/", "steps and accuracy_steps must be >= 1, blowup > 1, fd_eps > 0");
+  p.steps = count_at(plan, "steps", p.steps, path);
+  p.accuracy_steps = count_at(plan, "accuracy_steps", p.accuracy_steps, path);
+  p.blowup = number_above(plan, "blowup", 1, p.blowup, path);
+  p.fd_eps = number_above(plan, "fd_eps", 0, p.fd_eps, path);
   return p;
+}
+
+void prepare_stability_out(const std::string& out_dir, bool overwrite) {
+  std::vector<std::string> found;
+  for (const char* file : {"runs.jsonl", "report.md"}) {
+    std::error_code ec;
+    if (fs::exists(fs::path(out_dir) / file, ec)) found.push_back(file);
+  }
+  if (found.empty()) return;
+  if (!overwrite) {
+    std::string list;
+    for (const std::string& f : found) list += (list.empty() ? "" : ", ") + f;
+    throw Error(out_dir + " already holds a stable-lr run (" + list +
+                    "): --overwrite replaces it, or give another --out",
+                ExitCode::Usage);
+  }
+  for (const std::string& f : found) {
+    std::error_code ec;
+    fs::remove(fs::path(out_dir) / f, ec);
+    if (ec) throw Error("cannot remove " + (fs::path(out_dir) / f).string() + ": " + ec.message(), ExitCode::Io);
+  }
 }
 
 std::string run_stability(const StabilityPlan& plan, Device& device, const std::string& out_dir, bool quiet) {

@@ -51,7 +51,17 @@ struct StabilityPlan {
 //  "set": {path: value}, "optimizers": [{"label", "set": {...}}...],
 //  "lrs": [...], "steps", "blowup", "shared_lrs": [...], "accuracy_steps",
 //  "fd_eps", "out"}. The base must train full batch (train.batch_size 0).
+// A bad value is an Error (ExitCode::Usage) naming the file, the JSON path
+// and the value ("plan.json: /steps: expected a whole number >= 1, got 0");
+// so are a repeated optimizer label and a rate repeated in "lrs" or
+// "shared_lrs" (each would duplicate report rows).
 StabilityPlan load_stability_plan(const std::string& path);
+
+// Readies `out_dir` for a run: when it already holds a stable-lr run's
+// results (runs.jsonl, report.md), a second run would replace them without a
+// word, so this is an Error (ExitCode::Usage) naming them and changing
+// nothing, unless `overwrite` (`--overwrite`), which removes them.
+void prepare_stability_out(const std::string& out_dir, bool overwrite);
 
 // Runs the plan on `device`; writes <out>/runs.jsonl (one line per (optimizer,
 // lr) run with its per-step log) and <out>/report.md; returns the report path.

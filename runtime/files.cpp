@@ -122,10 +122,31 @@ std::mutex g_locks_mutex;
 std::map<std::string, HeldLock> g_locks;  // by the directory's "device:inode"
 }  // namespace
 
-DirectoryLock::DirectoryLock(const std::string& dir) {
+bool same_file(const std::string& a, const std::string& b) {
+  namespace fs = std::filesystem;
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) throw Error("cannot create directory '" + dir + "': " + ec.message(), ExitCode::Io);
+  if (fs::exists(a, ec) && fs::exists(b, ec)) return fs::equivalent(a, b, ec) && !ec;
+  std::error_code ec_a, ec_b;
+  const fs::path ca = fs::weakly_canonical(a, ec_a), cb = fs::weakly_canonical(b, ec_b);
+  return !ec_a && !ec_b && ca == cb;
+}
+
+void create_output_directory(const std::string& dir, const std::string& what) {
+  namespace fs = std::filesystem;
+  auto refuse = [&](const std::string& why) {
+    throw Error(what + " '" + dir + "': " + why, ExitCode::Io);
+  };
+  std::error_code ec;
+  const fs::file_status status = fs::symlink_status(dir, ec);
+  if (fs::is_symlink(status) && !fs::exists(dir, ec))
+    refuse("a link to '" + fs::read_symlink(dir, ec).string() + "', which does not exist");
+  if (fs::exists(status) && !fs::is_directory(dir, ec)) refuse("not a directory");
+  fs::create_directories(dir, ec);
+  if (ec) refuse("cannot create it: " + ec.message());
+}
+
+DirectoryLock::DirectoryLock(const std::string& dir) {
+  create_output_directory(dir, "run directory");
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0)
     throw Error("cannot read directory '" + dir + "': " + std::strerror(errno), ExitCode::Io);

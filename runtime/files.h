@@ -23,6 +23,15 @@ std::string read_text_file(const std::string& path, const char* what, size_t max
 // file (a device, a pipe, a link such as /dev/stdout) is written through.
 void write_file_atomically(const std::string& path, std::string_view bytes);
 
+// Whether two paths name one file: existing ones by identity (links, "./a"
+// and "a" alike), others (an output not yet written) by canonical spelling.
+bool same_file(const std::string& a, const std::string& b);
+
+// Creates `dir` and its parents where missing. Error(Io) naming `what` (an
+// option such as "--out") and the path, with the reason in words: a file
+// or a dangling link where a directory should be, or the system's error.
+void create_output_directory(const std::string& dir, const std::string& what);
+
 // Holds an advisory lock (flock) on DIR/.grokjit.lock while it lives, so
 // that two processes never write one run directory at once (their metrics
 // would interleave and one summary replace the other). Re-entrant within a

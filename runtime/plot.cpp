@@ -1,12 +1,15 @@
 #include "runtime/plot.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -54,9 +57,23 @@ std::string num(double v) {
   return buf;
 }
 
+// A program given as a path (it has a '/') made absolute, so that it still
+// names the same file when run from the plot's folder; a bare name stays a
+// PATH lookup.
+std::string executable(const std::string& program) {
+  if (program.find('/') == std::string::npos) return program;
+  std::error_code ec;
+  const fs::path absolute = fs::absolute(program, ec);
+  return ec ? program : absolute.lexically_normal().string();
+}
+
 // Runs argv in `cwd`, stdout and stderr into `output`; returns the exit
-// status, or 127 when the program could not be started.
-int run_captured(const std::vector<std::string>& argv, const std::string& cwd, std::string& output) {
+// status, or 127 when the program could not be started. Past `timeout_s`
+// the program and everything it started (its process group) is killed and
+// `timed_out` set.
+int run_captured(const std::vector<std::string>& argv, const std::string& cwd, std::string& output, double timeout_s,
+                 bool& timed_out) {
+  timed_out = false;
   int fds[2];
   if (pipe(fds) != 0) throw Error("plot: cannot create a pipe to run " + argv[0], ExitCode::Failure);
   pid_t pid = fork();
@@ -66,6 +83,7 @@ int run_captured(const std::vector<std::string>& argv, const std::string& cwd, s
     throw Error("plot: cannot fork to run " + argv[0], ExitCode::Failure);
   }
   if (pid == 0) {
+    setpgid(0, 0);  // its own group: a timeout kills what it started too
     dup2(fds[1], 1);
     dup2(fds[1], 2);
     close(fds[0]);
@@ -79,15 +97,52 @@ int run_captured(const std::vector<std::string>& argv, const std::string& cwd, s
     execvp(args[0], args.data());
     _exit(127);
   }
+  setpgid(pid, pid);  // also here: whichever runs first, the group exists before a kill
   close(fds[1]);
-  char buf[4096];
-  ssize_t got;
-  while ((got = read(fds[0], buf, sizeof buf)) > 0) output.append(buf, static_cast<size_t>(got));
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point deadline =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s));
+  auto ms_left = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  };
+  // Read until end of output (or the deadline), then wait for the exit (or the deadline).
+  for (bool open = true; open;) {
+    const long long left = ms_left();
+    if (left <= 0) {
+      timed_out = true;
+      break;
+    }
+    pollfd p{fds[0], POLLIN, 0};
+    const int ready = poll(&p, 1, static_cast<int>(std::min<long long>(left, 1000)));
+    if (ready < 0 && errno != EINTR) break;
+    if (ready <= 0) continue;
+    char buf[4096];
+    const ssize_t got = read(fds[0], buf, sizeof buf);
+    if (got > 0)
+      output.append(buf, static_cast<size_t>(got));
+    else if (got == 0 || errno != EINTR)
+      open = false;
+  }
   close(fds[0]);
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  while (!timed_out) {
+    const pid_t done = waitpid(pid, &status, WNOHANG);
+    if (done == pid || (done < 0 && errno != EINTR)) break;
+    if (ms_left() <= 0) timed_out = true;
+    else usleep(10000);
+  }
+  if (timed_out) {
+    kill(-pid, SIGKILL);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
   }
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string seconds_text(double s) {
+  std::ostringstream o;
+  o << s;
+  return o.str() + " s";
 }
 
 void write_text(const fs::path& path, const std::string& text) {
@@ -160,14 +215,19 @@ Result finish(const std::string& dir, const std::string& stem, const std::string
   fs::remove(svg, ec);
   fs::remove(png, ec);
   std::string log;
-  int rc = run_captured({options.gnuplot, stem + ".gp"}, dir, log);
+  bool timed_out = false;
+  int rc = run_captured({executable(options.gnuplot), stem + ".gp"}, dir, log, options.timeout_s, timed_out);
   auto nonempty = [](const fs::path& p) {
     std::error_code e;
     return fs::exists(p, e) && fs::file_size(p, e) > 0;
   };
+  const std::string rerun = "re-run it with: cd " + dir + " && " + executable(options.gnuplot) + " " + stem + ".gp";
+  if (timed_out)
+    throw Error("plot: gnuplot did not finish " + r.gp + " within " + seconds_text(options.timeout_s) +
+                    " and was killed" + (log.empty() ? "" : "; its output:\n" + log) + "; " + rerun,
+                ExitCode::Failure);
   if (rc != 0 || !nonempty(svg) || !nonempty(png))
-    throw Error("plot: gnuplot failed on " + r.gp + " (exit " + std::to_string(rc) + "):\n" + log +
-                    "re-run it with: cd " + dir + " && " + options.gnuplot + " " + stem + ".gp",
+    throw Error("plot: gnuplot failed on " + r.gp + " (exit " + std::to_string(rc) + "):\n" + log + rerun,
                 ExitCode::Failure);
   r.svg = svg.string();
   r.png = png.string();
@@ -181,13 +241,18 @@ GnuplotStatus find_gnuplot(const Options& options) {
   static std::mutex mu;
   static std::map<std::string, GnuplotStatus> cache;
   std::lock_guard<std::mutex> lock(mu);
-  auto it = cache.find(options.gnuplot);
+  const std::string program = executable(options.gnuplot);  // ./gp from here is not ./gp from elsewhere
+  auto it = cache.find(program);
   if (it != cache.end()) return it->second;
   GnuplotStatus s;
   std::string out;
-  int rc = run_captured({options.gnuplot, "--version"}, "", out);
+  bool timed_out = false;
+  int rc = run_captured({program, "--version"}, "", out, options.version_timeout_s, timed_out);
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  if (rc == 0 && out.rfind("gnuplot", 0) == 0) {
+  if (timed_out) {
+    s.reason = "'" + options.gnuplot + " --version' did not answer within " + seconds_text(options.version_timeout_s) +
+               " and was killed";
+  } else if (rc == 0 && out.rfind("gnuplot", 0) == 0) {
     s.available = true;
     s.version = out;
   } else if (rc == 127) {
@@ -196,7 +261,7 @@ GnuplotStatus find_gnuplot(const Options& options) {
     s.reason = "'" + options.gnuplot + " --version' did not answer as gnuplot (exit " + std::to_string(rc) + ": " +
                out.substr(0, 200) + ")";
   }
-  cache[options.gnuplot] = s;
+  cache[program] = s;
   return s;
 }
 

@@ -6,7 +6,8 @@
 //
 // Without gnuplot the .dat and .gp files are still written and the result
 // says why nothing was drawn (callers warn and go on); a gnuplot that runs and
-// fails is an Error (ExitCode::Failure) carrying its log.
+// fails, or runs past Options::timeout_s, is an Error (ExitCode::Failure)
+// carrying its log.
 #pragma once
 
 #include <optional>
@@ -16,8 +17,12 @@
 namespace grokjit::runtime::plot {
 
 struct Options {
-  std::string gnuplot = "gnuplot";  // executable: a path, or a name looked up on PATH
+  std::string gnuplot = "gnuplot";  // executable: a path (made absolute first), or a name looked up on PATH
   int width = 800, height = 500;    // pixels (SVG and PNG)
+  // gnuplot (with whatever it started: its process group) is killed after
+  // this long drawing one plot, or answering --version; a hung gnuplot
+  // must not hang the report.
+  double timeout_s = 60, version_timeout_s = 10;
 };
 
 // Whether `gnuplot` can be run, its version line, or why not.

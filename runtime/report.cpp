@@ -43,11 +43,13 @@ const json* epoch_cap_field(const json& config, const json* summary) {
   return nullptr;
 }
 
-// Why `row` is not a complete results row, or "".
+// Why `row` is not a complete results row, or "" (results_row_problem).
 std::string incomplete(const json& row) {
   if (!row.is_object()) return "not a JSON object";
   if (!row.contains("id") || !row["id"].is_string() || row["id"].get<std::string>().empty()) return "no \"id\"";
   if (!row.contains("summary")) return "no \"summary\"";
+  if (row.contains("point") && !row["point"].is_object())
+    return "\"point\" is " + row["point"].dump() + ", not an object of axis values";
   const json& s = row["summary"];
   if (s.is_null()) {
     if (!row.contains("failure") || !row["failure"].is_object()) return "\"summary\" is null and there is no \"failure\"";
@@ -62,12 +64,23 @@ std::string incomplete(const json& row) {
   auto positive_integer = [](const json& j) { return j.is_number_integer() && j.get<int64_t>() >= 1; };
   const json* cap = epoch_cap_field(s["config"], &s);
   if (cap && !positive_integer(*cap)) return "its epoch cap " + cap->dump() + " is not a whole number of epochs";
+  if (s.contains("censored") && !s["censored"].is_boolean())
+    return "\"summary.censored\" is " + s["censored"].dump() + ", not true or false";
   const json& epoch = s["grokking_epoch"];
   if (epoch.is_number_integer()) {
     if (!positive_integer(epoch)) return "\"summary.grokking_epoch\" is " + epoch.dump() + " (epochs count from 1)";
     if (cap && epoch.get<int64_t>() > cap->get<int64_t>())
       return "\"summary.grokking_epoch\" " + epoch.dump() + " is after its epoch cap " + cap->dump();
     if (s.contains("censored") && s["censored"] == true) return "\"summary.censored\" is true, yet it has a grokking epoch";
+  }
+  // A censored run's time is its epochs_run (make_run): it must be an epoch the run could have reached.
+  if (s.contains("epochs_run")) {
+    const json& run = s["epochs_run"];
+    if (!positive_integer(run)) return "\"summary.epochs_run\" is " + run.dump() + ", not a whole number >= 1";
+    if (cap && run.get<int64_t>() > cap->get<int64_t>())
+      return "\"summary.epochs_run\" " + run.dump() + " is after its epoch cap " + cap->dump();
+    if (epoch.is_number_integer() && run.get<int64_t>() < epoch.get<int64_t>())
+      return "\"summary.epochs_run\" " + run.dump() + " is before its grokking epoch " + epoch.dump();
   }
   return "";
 }
@@ -94,8 +107,7 @@ Run make_run(json row, const std::string& source) {
       r.grokked = true;
       r.time = s["grokking_epoch"].get<double>();
     } else {
-      r.time = s.value("epochs_run", json(r.cap)).is_number() ? s["epochs_run"].get<double>()
-                                                              : static_cast<double>(r.cap);
+      r.time = s.value("epochs_run", json(r.cap)).get<double>();  // a whole number (incomplete() checked it)
     }
   }
   r.row = std::move(row);
@@ -283,6 +295,31 @@ size_t count_grokked(const std::vector<const Run*>& runs) {
 
 // ---- the report
 
+// Whether two paths name one file, however spelled (relative, "..", a
+// symbolic or hard link); a path that does not exist yet is compared by its
+// canonical spelling.
+// The report replaces DIR/report.md, DIR/report.json and the plot files in
+// DIR/plots/ (.dat, .gp, .svg, .png): a results file among them would be
+// lost, so that is refused before anything is written.
+void refuse_to_overwrite_inputs(const std::vector<std::string>& inputs, const std::string& dir, bool plots) {
+  for (const std::string& input : inputs) {
+    for (const char* name : {"report.md", "report.json"}) {
+      const fs::path output = fs::path(dir) / name;
+      if (same_file(input, output.string()))
+        throw Error("results file " + input + " is " + output.string() +
+                        ", which the report would replace; give another --out",
+                    ExitCode::Usage);
+    }
+    const std::string ext = fs::path(input).extension().string();
+    const bool plot_file = ext == ".dat" || ext == ".gp" || ext == ".svg" || ext == ".png";
+    std::error_code ec;
+    if (plots && plot_file && same_file(fs::absolute(input, ec).parent_path().string(), (fs::path(dir) / "plots").string()))
+      throw Error("results file " + input + " is in " + (fs::path(dir) / "plots").string() +
+                      ", where the report writes its plot files (" + ext + " among them); give another --out",
+                  ExitCode::Usage);
+  }
+}
+
 class Reporter {
  public:
   Reporter(const Options& o, Loaded loaded) : opt_(o), loaded_(std::move(loaded)) {}
@@ -290,6 +327,7 @@ class Reporter {
 
  private:
   void check_fields();
+  void check_curves();
   void make_groups();
   void comparisons_section();
   void pooled_section();
@@ -318,6 +356,7 @@ class Reporter {
   std::ostringstream md_, plots_md_;
   json js_;
   std::vector<std::string> drawn_;
+  std::vector<std::string> curve_ids_;  // --curves IDS, checked by check_curves
 };
 
 std::vector<std::string> Reporter::key_of(const Run& r) const {
@@ -328,6 +367,16 @@ std::vector<std::string> Reporter::key_of(const Run& r) const {
 
 void Reporter::check_fields() {
   if (opt_.by.empty()) throw Error("--by: give at least one field (e.g. optimizer.kind)", ExitCode::Usage);
+  // An empty or repeated field would add a column that groups nothing (or the same thing twice).
+  const std::string given = "--by '" + join(opt_.by, ",") + "'";
+  std::set<std::string> seen;
+  for (size_t i = 0; i < opt_.by.size(); ++i) {
+    if (opt_.by[i].empty())
+      throw Error(given + ": field " + std::to_string(i + 1) + " is empty; give fields separated by single commas",
+                  ExitCode::Usage);
+    if (!seen.insert(opt_.by[i]).second)
+      throw Error(given + ": " + opt_.by[i] + " is given twice; give each field once", ExitCode::Usage);
+  }
   for (const std::string& f : opt_.by) {
     size_t have = 0;
     for (const Run& r : loaded_.runs) have += field(r, f) != nullptr;
@@ -352,6 +401,28 @@ void Reporter::check_fields() {
     if (have < loaded_.runs.size())
       warn("--by " + f + ": " + std::to_string(loaded_.runs.size() - have) + " of " +
            std::to_string(loaded_.runs.size()) + " runs lack this field; they are grouped under '-'");
+  }
+}
+
+// --curves: "auto", "none" or run ids of these results, each once. Checked
+// before anything is written, so that a mistake is an error, not a missing plot.
+void Reporter::check_curves() {
+  if (opt_.curves == "auto" || opt_.curves == "none") return;
+  if (opt_.curves.empty()) throw Error("--curves: empty; give run ids, 'auto' or 'none'", ExitCode::Usage);
+  std::set<std::string> ids;
+  for (const Run& r : loaded_.runs) ids.insert(r.id);
+  std::stringstream parts(opt_.curves + ",");  // the trailing ',' keeps a trailing empty id
+  std::string id;
+  while (std::getline(parts, id, ',')) {
+    if (id.empty())
+      throw Error("--curves '" + opt_.curves + "': an empty id; give ids separated by single commas", ExitCode::Usage);
+    if (!ids.count(id))
+      throw Error("--curves: no run with id '" + id + "' in the results (" + std::to_string(ids.size()) +
+                      " runs, e.g. '" + *ids.begin() + "'); give ids, 'auto' or 'none'",
+                  ExitCode::Usage);
+    if (std::find(curve_ids_.begin(), curve_ids_.end(), id) != curve_ids_.end())
+      throw Error("--curves '" + opt_.curves + "': '" + id + "' is given twice", ExitCode::Usage);
+    curve_ids_.push_back(id);
   }
 }
 
@@ -722,13 +793,19 @@ void Reporter::box_plots() {
   }
 }
 
+// The row's "out_dir" as written; "" when absent or not a string.
+std::string out_dir_of(const Run& r) {
+  auto it = r.row.find("out_dir");
+  return it != r.row.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 // Finds a run's metrics.jsonl: out_dir as written (absolute, or relative to
 // the current directory), else relative to the results file's folder, else
 // <that folder>/runs/<id>/.
 std::optional<fs::path> metrics_file(const Run& r) {
   std::string file = r.source.substr(0, r.source.rfind(':'));
   fs::path base = fs::path(file).parent_path();
-  std::string out = r.row.value("out_dir", json("")).is_string() ? r.row["out_dir"].get<std::string>() : "";
+  const std::string out = out_dir_of(r);
   std::vector<fs::path> tries;
   if (!out.empty()) {
     tries.push_back(fs::path(out) / "metrics.jsonl");
@@ -765,17 +842,7 @@ void Reporter::curves() {
   } else {
     std::map<std::string, const Run*> by_id;
     for (const Run& r : loaded_.runs) by_id[r.id] = &r;
-    std::stringstream ids(opt_.curves);
-    std::string id;
-    while (std::getline(ids, id, ',')) {
-      if (id.empty()) continue;
-      auto it = by_id.find(id);
-      if (it == by_id.end())
-        throw Error("--curves: no run with id '" + id + "' in the results (" + std::to_string(by_id.size()) +
-                        " runs, e.g. '" + by_id.begin()->first + "'); give ids, 'auto' or 'none'",
-                    ExitCode::Usage);
-      chosen.push_back({it->second, "chosen with --curves"});
-    }
+    for (const std::string& id : curve_ids_) chosen.push_back({by_id.at(id), "chosen with --curves"});
   }
   plot::LinePlot lp;
   lp.labels = {"Accuracy of chosen runs (dashed: train, solid: validation)", "epoch", "accuracy"};
@@ -786,8 +853,8 @@ void Reporter::curves() {
   for (const auto& [run, why] : chosen) {
     std::optional<fs::path> path = metrics_file(*run);
     if (!path) {
-      warn("curves: no metrics.jsonl for run " + run->id + " (looked in its out_dir '" +
-           run->row.value("out_dir", json("")).dump() + "' and next to " + run->source + ")");
+      warn("curves: no metrics.jsonl for run " + run->id + " (looked in its out_dir '" + out_dir_of(*run) +
+           "' and next to " + run->source + ")");
       continue;
     }
     std::ifstream f(*path);
@@ -1006,14 +1073,20 @@ void Reporter::plots_section() {
     md_ << "## Plots\n\nNot made (--no-plots).\n\n";
     return;
   }
-  plot::GnuplotStatus g = plot::find_gnuplot(opt_.plot);
+  plot::GnuplotStatus g;
+  try {
+    g = plot::find_gnuplot(opt_.plot);
+  } catch (const std::exception& e) {  // no pipe or process to run it
+    g.reason = e.what();
+  }
   if (!g.available) warn("no plot images: " + g.reason + "; the data and gnuplot scripts are in " + plot_dir_);
-  // A plot that fails leaves the rest of the report standing.
+  // A plot that fails in any way (gnuplot fails or hangs, a file cannot be
+  // written) leaves the rest of the report standing: report.md and
+  // report.json are still written, with a warning.
   auto guarded = [&](const char* what, void (Reporter::*fn)()) {
     try {
       (this->*fn)();
-    } catch (const Error& e) {
-      if (e.code() == ExitCode::Usage && std::string(what) == "curves") throw;  // a bad --curves id
+    } catch (const std::exception& e) {
       warn(std::string(what) + " plot failed: " + e.what());
     }
   };
@@ -1049,10 +1122,12 @@ void Reporter::provenance_line() {
 
 Written Reporter::run() {
   check_fields();
+  check_curves();
   fs::path first(opt_.results.front());
   dir_ = opt_.out.empty() ? (first.parent_path() / "report").string() : opt_.out;
   if (dir_.empty()) dir_ = "report";
   plot_dir_ = (fs::path(dir_) / "plots").string();
+  refuse_to_overwrite_inputs(loaded_.files, dir_, opt_.plots);
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) throw Error("cannot create the report directory " + dir_ + ": " + ec.message(), ExitCode::Io);
@@ -1102,6 +1177,8 @@ Written Reporter::run() {
 }
 
 }  // namespace
+
+std::string results_row_problem(const json& row) { return incomplete(row); }
 
 const json* field(const Run& run, const std::string& path) {
   if (path.rfind("point.", 0) == 0) {
@@ -1165,6 +1242,7 @@ Loaded load_results(const std::vector<std::string>& paths) {
     out.files.push_back(path);
     std::string line;
     size_t n = 0;
+    const size_t lines_before = out.lines, skipped_before = out.skipped;
     while (std::getline(f, line)) {
       ++n;
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -1192,6 +1270,12 @@ Loaded load_results(const std::vector<std::string>& paths) {
       require_same_run(run.id, first.row, first.source, run.row, run.source);
       ++out.duplicates;
     }
+    // Among other files (no rows at all is the error below): the wrong file, or a shard that has not run yet.
+    const size_t lines = out.lines - lines_before;
+    if (lines == out.skipped - skipped_before)
+      out.warnings.push_back(path + ": no results rows" +
+                             (lines ? " (" + std::to_string(lines) + " lines, none a complete row)" : " (empty)") +
+                             "; it adds no runs to the report");
   }
   count_each_config_once(out);
   if (out.runs.empty())

@@ -36,12 +36,28 @@ struct Loaded {
   size_t duplicates = 0;             // rows whose id, or config (another sweep's id), came before
 };
 
+// Why `row` (one parsed line of a results file) is not a row a run can
+// have written, or "" for a good row. Not one: not an object; no "id"
+// string; no "summary"; a "point" that is not an object; a null summary
+// without a "failure" object and a "config" object (a diverged run's row);
+// a summary without a "config" object or an integer-or-null
+// "grokking_epoch"; values no run writes: an epoch cap (criterion.cap, else
+// config train.max_epochs) that is not a whole number >= 1, a grokking
+// epoch below 1 or after the cap, "censored" that is not a boolean or is
+// true with a grokking epoch, "epochs_run" that is not a whole number from
+// 1 to the cap or is before the grokking epoch. The reason names the field
+// and its value ("\"summary.epochs_run\" is -3, not a whole number >= 1").
+// `grokjit report` skips such rows with a warning; `grokjit sweep` uses the
+// same test, so both agree on which rows count.
+std::string results_row_problem(const nlohmann::json& row);
+
 // Reads and merges results files. A line that is not a complete row (bad
-// JSON, no id, no summary) is skipped with a warning naming FILE:LINE. A
-// repeated id whose row agrees with the first (ignoring when it finished and
-// the wall-clock figures) counts once; one that disagrees is an Error
+// JSON, or results_row_problem) is skipped with a warning naming FILE:LINE.
+// A repeated id whose row agrees with the first (ignoring when it finished
+// and the wall-clock figures) counts once; one that disagrees is an Error
 // (ExitCode::Usage) naming both FILE:LINE. A missing or unreadable file is
-// ExitCode::Io; no rows at all is ExitCode::Usage.
+// ExitCode::Io; a file without rows among files with rows is a warning; no
+// rows at all is ExitCode::Usage.
 Loaded load_results(const std::vector<std::string>& paths);
 
 // The value at a dotted path ("task.kind") in a run's config, or a
@@ -54,7 +70,7 @@ struct Options {
   // Grouping fields (dotted config paths, or point.AXIS). The last one is
   // compared pairwise (Welch, log-rank) within each combination of the others.
   std::vector<std::string> by = {"task.kind", "model.output", "optimizer.kind"};
-  std::string curves = "auto";        // "auto", "none" or comma-separated run ids
+  std::string curves = "auto";        // "auto", "none" or comma-separated run ids (each once)
   bool plots = true;
   plot::Options plot;
 };
@@ -72,8 +88,13 @@ struct Written {
 std::string markdown_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);
 
 // Loads, analyses and writes DIR/report.md, DIR/report.json and DIR/plots/.
-// Without gnuplot the report is still written: the plots' .dat/.gp files are
-// there, a warning says why no image was drawn.
+// Without gnuplot, or when a plot fails in any way (gnuplot fails or runs
+// past plot::Options::timeout_s), the report is still written: the plots'
+// .dat/.gp files are there, a warning says why no image was drawn. Refused
+// (ExitCode::Usage) before anything is written: a results file that is one
+// of the files the report writes (report.md, report.json, a plot file in
+// DIR/plots/), an empty or repeated --by field, a --curves list with an
+// empty, repeated or unknown id.
 Written write_report(const Options& options);
 
 }  // namespace grokjit::runtime::report

@@ -28,6 +28,7 @@
 #include "grokjit/source_commit.h"
 #include "ir/error.h"
 #include "runtime/files.h"
+#include "runtime/report.h"
 #include "runtime/knobs.h"
 #include "runtime/spec.h"
 #include "runtime/sweep_eta.h"
@@ -200,8 +201,14 @@ class SweepParser {
       fail(source_, where, std::string(e.what()) + " (spec paths are relative to the sweep file's directory)",
            ExitCode::Io);
     }
-    json spec = parse_json_text(text, path);
-    if (!spec.is_object()) fail(path, "", "a spec is a JSON object, got " + describe(spec));
+    json spec;
+    try {
+      spec = parse_json_text(text, path);
+    } catch (const Error& e) {
+      throw Error(std::string(e.what()) + " (the spec at " + source_ + ": " + where + ")", e.code());
+    }
+    if (!spec.is_object())
+      fail(path, "", "a spec is a JSON object, got " + describe(spec) + " (the spec at " + source_ + ": " + where + ")");
     return spec_files_[path] = spec;
   }
 
@@ -269,18 +276,8 @@ class SweepParser {
     }
     if (!has_base_ && (axes.empty() || axes.front().name != "spec"))
       fail(source_, where, "no spec: give \"base\" (a spec file or object) or a \"spec\" axis");
-    // A fixed "set" and an axis that set the same field: the axis would silently win.
-    for (const Axis& axis : axes) {
-      for (const AxisValue& v : axis.values) {
-        for (const auto& [path, unused] : v.sets) {
-          for (const auto& [fixed, unused2] : sets_) {
-            if (fixed == path)
-              fail(source_, where + "/" + pointer_token(axis.name),
-                   "sets '" + path + "', which \"set\" fixes too; remove it from one of them");
-          }
-        }
-      }
-    }
+    refuse_overlapping_sets(axes, where);
+    refuse_huge_grid(axes, where, out.points.size());
 
     std::vector<size_t> at(axes.size(), 0);
     while (true) {
@@ -290,6 +287,51 @@ class SweepParser {
       while (k > 0 && ++at[k - 1] == axes[k - 1].values.size()) at[--k] = 0;
       if (k == 0) break;
     }
+  }
+
+  // Two places that set one field (or a field and the object holding it): the
+  // one applied last would silently win, and the point would record a value
+  // its run did not use. "set" against every axis, and axes against each other.
+  void refuse_overlapping_sets(const std::vector<Axis>& axes, const std::string& where) {
+    auto overlap = [](const std::string& a, const std::string& b) {
+      return a == b || b.rfind(a + ".", 0) == 0 || a.rfind(b + ".", 0) == 0;
+    };
+    auto paths_of = [](const Axis& axis) {
+      std::set<std::string> paths;
+      for (const AxisValue& v : axis.values)
+        for (const auto& [path, unused] : v.sets) paths.insert(path);
+      return paths;
+    };
+    for (size_t i = 0; i < axes.size(); ++i) {
+      const std::string at = where + "/" + pointer_token(axes[i].name);
+      for (const std::string& path : paths_of(axes[i])) {
+        for (const auto& [fixed, unused] : sets_)
+          if (overlap(fixed, path))
+            fail(source_, at, "sets '" + path + "', which \"set\" fixes too ('" + fixed + "'); remove it from one of them");
+        for (size_t j = i + 1; j < axes.size(); ++j)
+          for (const std::string& other : paths_of(axes[j]))
+            if (overlap(path, other))
+              fail(source_, at, "sets '" + path + "', which axis '" + axes[j].name + "' sets too ('" + other +
+                                    "'): the later one would win; set each field in one axis only");
+      }
+    }
+  }
+
+  // 10 axes of 10 values are 10^10 points: refused before they fill memory.
+  void refuse_huge_grid(const std::vector<Axis>& axes, const std::string& where, size_t points_before) {
+    double points = 1;  // a double cannot overflow here (at most 10^308)
+    std::string shape;
+    for (const Axis& axis : axes) {
+      shape += (shape.empty() ? "" : " x ") + std::to_string(axis.values.size()) + " (" + axis.name + ")";
+      points *= static_cast<double>(axis.values.size());
+    }
+    if (points + static_cast<double>(points_before) <= static_cast<double>(kMaxSweepPoints)) return;
+    char count[32];
+    std::snprintf(count, sizeof count, points < 1e15 ? "%.0f" : "%.3g", points);
+    fail(source_, where,
+         "the grid has " + std::string(count) + " points (" + shape +
+             (points_before ? "; the grids before it have " + std::to_string(points_before) : "") +
+             "); a sweep holds at most " + std::to_string(kMaxSweepPoints) + ": split it into several sweeps");
   }
 
   SweepPoint resolve(const std::vector<Axis>& axes, const std::vector<size_t>& at, const Sweep& sweep) {
@@ -488,11 +530,12 @@ ResultsScan scan_results(const std::string& out_dir) {
       ++number;
       if (line.empty()) continue;
       json row = json::parse(line, nullptr, false);
-      if (row.is_discarded() || !row.is_object() || !row.contains("id") || !row["id"].is_string() ||
-          !row.contains("summary")) {
-        scan.warnings.push_back(file + ":" + std::to_string(number) +
-                                ": ignoring a line that is not a complete results row (a write cut short?); its run "
-                                "is redone unless another row has it");
+      // The report's test of a row, so that a row the report skips is not "done" here.
+      const std::string why = row.is_discarded() ? "not valid JSON" : report::results_row_problem(row);
+      if (!why.empty()) {
+        scan.warnings.push_back(file + ":" + std::to_string(number) + ": ignoring a line that is not a complete results row (" +
+                                why + "; a write cut short?); its run is redone unless another row has it");
+        scan.damaged.push_back({file, number, line});
         continue;
       }
       const std::string id = row["id"].get<std::string>();
@@ -513,7 +556,7 @@ static const json* row_config(const json& row) {
   return nullptr;
 }
 
-size_t check_results_match(const Sweep& sweep, const ResultsScan& scan) {
+size_t check_results_match(const Sweep& sweep, ResultsScan& scan) {
   std::map<std::string, const SweepPoint*> by_id;
   for (const SweepPoint& p : sweep.points) by_id[p.id] = &p;
   size_t foreign = 0;
@@ -533,6 +576,11 @@ size_t check_results_match(const Sweep& sweep, const ResultsScan& scan) {
                       "; fix or remove that row, or use another --out",
                   ExitCode::Usage);
     }
+    if (r.row.contains("point") && r.row["point"] != it->second->point)
+      scan.warnings.push_back(r.file + ":" + std::to_string(r.line) + ": the row of run " + id + " records the point " +
+                              r.row["point"].dump() + ", point " + std::to_string(it->second->index) + " of " +
+                              sweep.source + " is " + it->second->point.dump() +
+                              " (edited?); a report groups the run by the row's");
   }
   return foreign;
 }
@@ -595,12 +643,14 @@ std::optional<std::pair<int, int>> shard_from_slurm(std::string* note) {
     return true;
   };
   long i = 0, n = 0, lo = 0;
+  const std::string contiguous =
+      number(count, n) && n >= 1 ? "--array=0-" + std::to_string(n - 1) : "--array=0-<COUNT - 1>";
   const std::string seen = std::string("SLURM_ARRAY_TASK_ID=") + id + ", SLURM_ARRAY_TASK_COUNT=" + count +
                            (min ? std::string(", SLURM_ARRAY_TASK_MIN=") + min : std::string());
   if (!number(id, i) || !number(count, n) || (min && *min && !number(min, lo)) || n < 1 || i < lo || i - lo >= n)
     throw Error("cannot take the shard from the SLURM job array (" + seen +
-                    "): expected 0 <= ID - MIN < COUNT, i.e. a contiguous array such as --array=0-" +
-                    std::to_string(std::max(1L, n) - 1) + "; or give --shard i/N",
+                    "): expected 0 <= ID - MIN < COUNT, i.e. a contiguous array such as " + contiguous +
+                    "; or give --shard i/N",
                 ExitCode::Usage);
   if (note) *note = "shard " + std::to_string(i - lo) + "/" + std::to_string(n) + " from " + seen;
   return std::make_pair(static_cast<int>(i - lo), static_cast<int>(n));
@@ -644,9 +694,10 @@ std::vector<std::vector<const SweepPoint*>> plan_work_items(const std::vector<co
 }
 
 std::string describe_points(const Sweep& sweep, const std::vector<const SweepPoint*>& points,
-                            const std::string& out_dir, int pack) {
-  const ResultsScan scan = scan_results(out_dir);
+                            const std::string& out_dir, int pack, std::vector<std::string>* warnings) {
+  ResultsScan scan = scan_results(out_dir);
   check_results_match(sweep, scan);  // a row of another config is the error the run would give, not "done"
+  if (warnings) warnings->insert(warnings->end(), scan.warnings.begin(), scan.warnings.end());
   std::vector<const SweepPoint*> todo;
   for (const SweepPoint* p : points)
     if (!scan.rows.count(p->id)) todo.push_back(p);
@@ -681,13 +732,37 @@ std::string describe_points(const Sweep& sweep, const std::vector<const SweepPoi
   return out.str();
 }
 
+// The lines of results.jsonl that are not rows, appended to
+// results.damaged.jsonl before a merge rewrites results.jsonl: nothing a
+// run wrote is lost, and the next merge does not meet them again.
+static void keep_damaged_lines(const ResultsScan& scan, const std::string& out_dir, std::vector<std::string>* messages) {
+  const std::string results = (fs::path(out_dir) / "results.jsonl").string();
+  const std::string kept = (fs::path(out_dir) / "results.damaged.jsonl").string();
+  std::string text;
+  size_t lines = 0;
+  for (const ResultsScan::Damaged& d : scan.damaged) {
+    if (d.file != results) continue;  // a shard's file is left as it is
+    text += d.text + "\n";
+    ++lines;
+  }
+  if (lines == 0) return;
+  const int fd = ::open(kept.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error("cannot open " + kept + " to keep the damaged lines of " + results + ": " + std::strerror(errno), ExitCode::Io);
+  const ssize_t written = ::write(fd, text.data(), text.size());
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (written != static_cast<ssize_t>(text.size()) || !synced)
+    throw Error("cannot write " + kept + " (the damaged lines of " + results + "); nothing was merged", ExitCode::Io);
+  messages->push_back("moved " + std::to_string(lines) + " line(s) of " + results + " that are not results rows to " + kept);
+}
+
 size_t merge_results(const Sweep& sweep, const std::string& out_dir, std::vector<std::string>* messages, bool dry_run) {
   ResultsScan scan = scan_results(out_dir);
   if (scan.files.empty())
     throw Error("--merge: no results files in " + out_dir + " (results.jsonl or results.shard-*.jsonl); is --out right?",
                 ExitCode::Usage);
-  for (const std::string& w : scan.warnings) messages->push_back("warning: " + w);
   const size_t foreign = check_results_match(sweep, scan);
+  for (const std::string& w : scan.warnings) messages->push_back("warning: " + w);
   std::string text;
   size_t missing = 0;
   for (const SweepPoint& p : sweep.points) {
@@ -704,7 +779,10 @@ size_t merge_results(const Sweep& sweep, const std::string& out_dir, std::vector
   for (const auto& [id, r] : scan.rows) {
     if (!ours.count(id)) text += r.row.dump() + "\n";
   }
-  if (!dry_run) write_file_atomically((fs::path(out_dir) / "results.jsonl").string(), text);
+  if (!dry_run) {
+    keep_damaged_lines(scan, out_dir, messages);  // results.jsonl is rewritten without them
+    write_file_atomically((fs::path(out_dir) / "results.jsonl").string(), text);
+  }
   messages->push_back(std::string(dry_run ? "would merge " : "merged ") + std::to_string(scan.files.size()) + " file(s) into " +
                       (fs::path(out_dir) / "results.jsonl").string() + ": " +
                       std::to_string(sweep.points.size() - missing) + " of " + std::to_string(sweep.points.size()) +
@@ -735,10 +813,11 @@ SweepOutcome run_sweep(const Sweep& sweep, const SweepOptions& options) {
   SweepOutcome outcome;
   const std::vector<const SweepPoint*> mine = shard_points(sweep, options.shard, options.shards);
   outcome.selected = mine.size();
-  fs::create_directories(fs::path(options.out_dir) / "runs");
-  const ResultsScan scan = scan_results(options.out_dir);
-  for (const std::string& w : scan.warnings) log("warning: " + w);
+  create_output_directory(options.out_dir, "--out");
+  create_output_directory((fs::path(options.out_dir) / "runs").string(), "--out");
+  ResultsScan scan = scan_results(options.out_dir);
   check_results_match(sweep, scan);
+  for (const std::string& w : scan.warnings) log("warning: " + w);
   std::vector<const SweepPoint*> todo;
   for (const SweepPoint* p : mine) {
     if (scan.rows.count(p->id)) ++outcome.already;

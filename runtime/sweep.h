@@ -44,6 +44,11 @@ struct Sweep {
   std::vector<SweepPoint> points;
 };
 
+// The most points a sweep may expand to (all its grids together): far more
+// runs than any machine or cluster job finishes, and far fewer than would
+// fill memory while expanding.
+inline constexpr size_t kMaxSweepPoints = 100000;
+
 // Parses and expands a sweep. Spec paths ("base", the "spec" axis) are
 // relative to `spec_dir` (the sweep file's directory) unless absolute. Every
 // point is resolved through parse_spec, so a bad value is an error naming the
@@ -78,7 +83,13 @@ void require_same_run(const std::string& id, const nlohmann::json& first, const 
 // a JSON object with an "id" (a half-written line from a kill) adds a warning
 // naming file and line and is otherwise ignored.
 struct ResultsScan {
+  struct Damaged {
+    std::string file;
+    size_t line = 0;
+    std::string text;
+  };
   std::map<std::string, ResultRow> rows;  // by id
+  std::vector<Damaged> damaged;           // the lines that are not rows, as read
   std::vector<std::string> warnings;
   std::vector<std::string> files;         // the files read, sorted
 };
@@ -86,9 +97,11 @@ ResultsScan scan_results(const std::string& out_dir);
 
 // Checks that every row of `scan` whose id is a point of `sweep` ran that
 // point's config; a mismatch is an Error (Usage) naming the results file and
-// line, the sweep and the first differing field. Returns how many rows belong
-// to other sweeps (ids not in this one).
-size_t check_results_match(const Sweep& sweep, const ResultsScan& scan);
+// line, the sweep and the first differing field. A row whose "point" differs
+// from the sweep's (edited by hand: the report would group it by the row's)
+// adds a warning to scan.warnings. Returns how many rows belong to other
+// sweeps (ids not in this one).
+size_t check_results_match(const Sweep& sweep, ResultsScan& scan);
 
 // Appends one line (`row` + '\n') with a single write(2) on an O_APPEND
 // descriptor, then fsync: concurrent appenders (shards on a shared file
@@ -151,12 +164,14 @@ std::vector<std::vector<const SweepPoint*>> plan_work_items(const std::vector<co
 
 // One line per point: index, state (done / partial / pending), id, axis
 // values and, with pack > 1, the pack it trains in; then a summary of packs.
+// The results scan's warnings (damaged lines, edited points) go to `warnings`.
 std::string describe_points(const Sweep& sweep, const std::vector<const SweepPoint*>& points,
-                            const std::string& out_dir, int pack = 1);
+                            const std::string& out_dir, int pack = 1, std::vector<std::string>* warnings = nullptr);
 
 // Rewrites <out>/results.jsonl as the union of all results files, one row per
 // id of `sweep`, in grid order (atomically: temp file + rename); with dry_run
-// only says what it would write. Returns the number of points still missing.
+// only says what it would write. Lines of results.jsonl that are not rows are
+// first appended to results.damaged.jsonl. Returns the points still missing.
 // No results file in out_dir, or two rows of one id that disagree: Error (Usage).
 size_t merge_results(const Sweep& sweep, const std::string& out_dir, std::vector<std::string>* messages,
                      bool dry_run = false);

@@ -10,8 +10,11 @@
 #include <numbers>
 #include <unistd.h>
 
+#include "cli/app.h"
+#include "cli/commands.h"
 #include "ir/error.h"
 #include "runtime/analysis_experiments.h"
+#include "runtime/analysis_stability.h"
 #include "runtime/analysis_li2.h"
 #include "runtime/analysis_representation.h"
 #include "runtime/spec.h"
@@ -294,7 +297,7 @@ TEST(ExperimentReport, RepresentationAveragesSeedsAndTestsOptimizerPairs) {
                 {"layers", {layer_block, layer_logits}},
                 {"noise", {{{"sigma", 0.1}, {"val_acc", 0.5}}, {{"sigma", 1.0}, {"val_acc", 0.125}}}}};
     std::ofstream(dir / "metrics.jsonl") << json{{"epoch", 150}, {"representation", rep}}.dump() << "\n";
-    json summary = {{"steps", 600}, {"grokking_epoch", opt == "sgd" ? json(nullptr) : json(50)}};
+    json summary = {{"steps", 600}, {"grokking_epoch", opt == "sgd" ? json(nullptr) : json(50)}, {"config", p.config_json}};
     append_result_line((out / "results.jsonl").string(), {{"id", p.id}, {"out_dir", dir.string()}, {"summary", summary}});
   }
   const std::string path = write_experiment_report(find_experiment("representation"), sweep, out.string());
@@ -313,6 +316,159 @@ TEST(ExperimentReport, RepresentationAveragesSeedsAndTestsOptimizerPairs) {
   for (const char* stem : {"representation-probe", "representation-erank", "representation-noise"})
     EXPECT_TRUE(std::filesystem::exists(out / "plots" / (std::string(stem) + ".dat"))) << stem;
   std::filesystem::remove_all(out);
+}
+
+// ---- grokjit experiment: plan errors, refusals and hints
+
+int run_cli(std::vector<std::string> args) {
+  args.insert(args.begin(), "grokjit");
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  return cli::run_main(static_cast<int>(argv.size()), argv.data());
+}
+
+// A fresh directory under the temp folder, removed at the end of the test.
+struct TempDir {
+  explicit TempDir(const std::string& name)
+      : path(std::filesystem::temp_directory_path() / ("grokjit_" + name + "_" + std::to_string(::getpid()))) {
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::filesystem::path path;
+};
+
+// Every file under `dir` with its bytes.
+std::map<std::string, std::string> snapshot(const std::filesystem::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (e.is_directory()) {
+      files[e.path().string() + "/"] = "";
+      continue;
+    }
+    std::ifstream in(e.path());
+    files[e.path().string()] = std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  return files;
+}
+
+// The message of the Error `fn` throws, checked to have `code`; "" when none.
+template <class Fn>
+std::string error_of(Fn fn, ExitCode code) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    return e.what();
+  }
+  return "";
+}
+
+TEST(StabilityPlan, ErrorsNameTheFilePathAndValue) {
+  TempDir dir("stable_plan");
+  std::ifstream base_file("specs/twolayer-z97.json");
+  const json base = json::parse(base_file);
+  const json good = {{"base", base},
+                     {"optimizers", {{{"label", "sgd"}, {"set", {{"optimizer.kind", "sgd"}}}},
+                                     {{"label", "muon"}, {"set", {{"optimizer.kind", "muon"}}}}}},
+                     {"lrs", {0.1, 0.01}},
+                     {"shared_lrs", {0.01}}};
+  const std::string file = (dir.path / "plan.json").string();
+  auto load_error = [&](const json& plan) {
+    std::ofstream(file) << plan.dump();
+    return error_of([&] { load_stability_plan(file); }, ExitCode::Usage);
+  };
+  EXPECT_EQ(load_error(good), "");
+  auto with = [&](const std::string& key, const json& value) {
+    json p = good;
+    p[key] = value;
+    return load_error(p);
+  };
+  EXPECT_EQ(with("steps", 0), file + ": /steps: expected a whole number >= 1, got 0");
+  EXPECT_EQ(with("accuracy_steps", 2.5), file + ": /accuracy_steps: expected a whole number >= 1, got 2.5");
+  EXPECT_EQ(with("blowup", 1), file + ": /blowup: expected a number > 1.0, got 1");
+  EXPECT_EQ(with("fd_eps", "x"), file + ": /fd_eps: expected a number > 0.0, got \"x\"");
+  EXPECT_EQ(with("out", 3), file + ": /out: expected a non-empty string, got 3");
+  // Repeats would run twice and print duplicate report rows.
+  EXPECT_EQ(with("lrs", {0.01, 0.1, 0.01}), file + ": /lrs/2: 0.01 is already /lrs/0; give each rate once");
+  EXPECT_EQ(with("shared_lrs", {0.2, 0.2}), file + ": /shared_lrs/1: 0.2 is already /shared_lrs/0; give each rate once");
+  EXPECT_EQ(with("lrs", {0.01, -1}), file + ": /lrs/1: expected a positive number, got -1");
+  json twice = good;
+  twice["optimizers"][1]["label"] = "sgd";
+  EXPECT_EQ(load_error(twice), file + ": /optimizers/1/label: 'sgd' is already the label of /optimizers/0; give each "
+                                      "optimizer its own");
+  json slash = good;
+  slash["optimizers"][0]["label"] = "a/b";
+  EXPECT_NE(load_error(slash).find("/optimizers/0/label: 'a/b': use letters, digits"), std::string::npos);
+}
+
+// A second stable-lr run into the same --out would replace the first one's
+// runs.jsonl and report.md: refused (exit 2, nothing changed) unless --overwrite.
+TEST(StabilityRun, RefusesToReplaceEarlierResultsWithoutOverwrite) {
+  TempDir dir("stable_out");
+  std::ofstream(dir.path / "runs.jsonl") << "{\"kind\": \"search\"}\n";
+  std::ofstream(dir.path / "report.md") << "# stable-lr\n";
+  std::filesystem::create_directories(dir.path / "plots");
+  std::ofstream(dir.path / "plots" / "stable-lr-loss-sgd.dat") << "1 2\n";
+  const auto before = snapshot(dir.path);
+  EXPECT_EQ(run_cli({"experiment", "stable-lr", "--out", dir.path.string(), "--backend", "cpu"}), 2);
+  EXPECT_EQ(snapshot(dir.path), before);
+  EXPECT_EQ(error_of([&] { prepare_stability_out(dir.path.string(), false); }, ExitCode::Usage),
+            dir.path.string() + " already holds a stable-lr run (runs.jsonl, report.md): --overwrite replaces it, or "
+                                "give another --out");
+  EXPECT_EQ(snapshot(dir.path), before);
+  prepare_stability_out(dir.path.string(), true);
+  EXPECT_FALSE(std::filesystem::exists(dir.path / "runs.jsonl"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path / "report.md"));
+  prepare_stability_out(dir.path.string(), false);  // nothing left to replace
+  // --overwrite means nothing to a sweep experiment, which resumes.
+  EXPECT_EQ(run_cli({"experiment", "li2-wd", "--report-only", "--overwrite", "--out", dir.path.string()}), 2);
+}
+
+// Restores the working directory when the test ends.
+struct InDirectory {
+  explicit InDirectory(const std::filesystem::path& dir) : previous(std::filesystem::current_path()) {
+    std::filesystem::current_path(dir);
+  }
+  ~InDirectory() { std::filesystem::current_path(previous); }
+  std::filesystem::path previous;
+};
+
+// The default sweeps are relative to the repository root: from elsewhere the
+// error says so; a report of a sweep without a single result is an error
+// (as `grokjit report` without rows), not an empty report.
+TEST(ExperimentCommand, MissingDefaultSweepHintsAndEmptyResultsAreErrors) {
+  TempDir dir("experiment_cmd");
+  cli::ExperimentArgs args;
+  args.name = "li2-wd";
+  args.report_only = true;
+  args.sweep.out = (dir.path / "out").string();
+  {
+    InDirectory elsewhere(dir.path);
+    const std::string e = error_of([&] { cli::run_experiment(args); }, ExitCode::Io);
+    EXPECT_NE(e.find("cannot read sweep 'specs/sweeps/li2-wd.json' (the experiment's default, relative to the current "
+                     "directory "),
+              std::string::npos)
+        << e;
+    EXPECT_NE(e.find("): run from the repository root, or give --sweep PATH"), std::string::npos) << e;
+    args.name = "stable-lr";
+    args.report_only = false;
+    EXPECT_NE(error_of([&] { cli::run_experiment(args); }, ExitCode::Io)
+                  .find("cannot read stable-lr plan 'specs/experiments/stable-lr.json' (the experiment's default"),
+              std::string::npos);
+  }
+  args.name = "li2-wd";
+  args.report_only = true;
+  const std::string e = error_of([&] { cli::run_experiment(args); }, ExitCode::Usage);
+  EXPECT_NE(e.find("no results rows for the 6 points of sweep 'specs/sweeps/li2-wd.json' in " + args.sweep.out),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("run `grokjit experiment li2-wd` without --report-only first"), std::string::npos) << e;
+  EXPECT_FALSE(std::filesystem::exists(dir.path / "out" / "report.md"));
+  EXPECT_EQ(run_cli({"experiment", "li2-wd", "--report-only", "--out", args.sweep.out}), 2);
 }
 
 }  // namespace

@@ -416,6 +416,8 @@ TEST_F(CliTest, CommandLineMapsErrorsToExitCodes) {
   };
   auto [rc, err] = main_with({"kernels", spec_, "--kernel", "no_such_kernel"});
   EXPECT_EQ(rc, 2) << err;
+  EXPECT_NE(err.find("`grokjit kernels " + spec_ + " --backend cpu --fusion on` lists them all"), std::string::npos)
+      << err;
   std::tie(rc, err) = main_with({"kernels", spec_, "--which", "neither"});
   EXPECT_EQ(rc, 2) << err;
   std::tie(rc, err) = main_with({"bench", spec_, "--fusion", "sometimes"});
@@ -441,6 +443,14 @@ TEST_F(CliTest, CommandLineMapsErrorsToExitCodes) {
       EXPECT_EQ(rc, 2) << command << " " << option << ": " << err;
       EXPECT_NE(err.find(option), std::string::npos) << err;
     }
+  // data -o onto its own spec replaced the spec with CSV.
+  {
+    const std::string before = runtime::read_text_file(spec_, "spec");
+    std::tie(rc, err) = main_with({"data", spec_, "-o", (fs::path(spec_).parent_path() / "." / fs::path(spec_).filename()).string()});
+    EXPECT_EQ(rc, 2) << err;
+    EXPECT_NE(err.find("is the spec file itself"), std::string::npos) << err;
+    EXPECT_EQ(runtime::read_text_file(spec_, "spec"), before);
+  }
   // A bad knob in the environment stops every command before it starts (kernels ignored GROKJIT_DEBUG=9).
   ::setenv("GROKJIT_DEBUG", "9", 1);
   for (const std::vector<std::string>& args : {std::vector<std::string>{"kernels", spec_}, {"graph", spec_},
@@ -459,7 +469,8 @@ TEST_F(CliTest, CommandLineMapsErrorsToExitCodes) {
   // An empty value would silently mean the default (an unset $SHARD would run every shard's points).
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"train", spec_, "--out", ""}, {"sweep", spec_, "--shard", ""},
-        {"kernels", spec_, "--kernel", ""}, {"report", spec_, "--out", ""}, {"data", spec_, "-o", ""}}) {
+        {"kernels", spec_, "--kernel", ""}, {"report", spec_, "--out", ""}, {"data", spec_, "-o", ""},
+        {"--cache-dir", "", "graph", spec_}, {"--threads", "", "graph", spec_}}) {
     std::tie(rc, err) = main_with(args);
     EXPECT_EQ(rc, 2) << args[0] << ": " << err;
     EXPECT_NE(err.find("grokjit: error: "), std::string::npos) << err;
@@ -566,15 +577,22 @@ TEST_F(CliTest, MachinePeakReplacesOnlyABadCacheEntry) {
   const json other = {{"threads", 64}, {"fma_gflops", 4000.0}, {"memory_gbs", 300.0}, {"measured_at", "elsewhere"}};
   json cache = json::parse(good);
   cache["machines"]["another machine, 64 threads"] = other;
-  cache["machines"][machine_peak_key(1)] = {{"threads", 1}, {"fma_gflops", "fast"}, {"memory_gbs", 1.0}};
-  runtime::write_file_atomically(file, cache.dump(2));
-  testing::internal::CaptureStderr();
-  MachinePeak p = machine_peak(1, false);
-  const std::string err = testing::internal::GetCapturedStderr();
-  EXPECT_FALSE(p.from_cache);
-  EXPECT_GT(p.fma_gflops, 0);
-  EXPECT_NE(err.find("ignoring the bad entry \"" + machine_peak_key(1) + "\" of the peak cache " + file), std::string::npos)
-      << err;
+  // Not a number, then an edited value no machine measures.
+  for (const json& fma : {json("fast"), json(1e308)}) {
+    cache["machines"][machine_peak_key(1)] = {{"threads", 1}, {"fma_gflops", fma}, {"memory_gbs", 1.0}};
+    runtime::write_file_atomically(file, cache.dump(2));
+    testing::internal::CaptureStderr();
+    MachinePeak p = machine_peak(1, false);
+    const std::string err = testing::internal::GetCapturedStderr();
+    EXPECT_FALSE(p.from_cache) << fma;
+    EXPECT_GT(p.fma_gflops, 0);
+    EXPECT_LT(p.fma_gflops, 1e6);
+    EXPECT_NE(err.find("ignoring the bad entry \"" + machine_peak_key(1) + "\" of the peak cache " + file),
+              std::string::npos)
+        << err;
+  }
+  const MachinePeak p = machine_peak(1, false);  // the new entry, from the cache
+  EXPECT_TRUE(p.from_cache);
   const json after = json::parse(runtime::read_text_file(file, "peak cache"));
   EXPECT_EQ(after["machines"]["another machine, 64 threads"], other);
   EXPECT_EQ(after["machines"][machine_peak_key(kThreads)]["fma_gflops"], kFakeFma);

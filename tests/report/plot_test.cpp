@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -106,6 +107,56 @@ TEST_F(PlotTest, WithoutGnuplotWritesDataAndScriptAndSaysWhy) {
   plot::GnuplotStatus s = plot::find_gnuplot(o);
   EXPECT_FALSE(s.available);
   EXPECT_NE(s.reason.find("did not answer as gnuplot"), std::string::npos) << s.reason;
+}
+
+// A stand-in gnuplot: a shell script in dir_ named `name`; `on_version` and
+// `on_plot` are shell commands run for `--version` and for a script.
+std::string fake_gnuplot(const fs::path& dir, const std::string& name, const std::string& on_version,
+                         const std::string& on_plot) {
+  fs::create_directories(dir);
+  const fs::path path = dir / name;
+  std::ofstream(path) << "#!/bin/sh\nif [ \"$1\" = --version ]; then " << on_version << "; exit 0; fi\n" << on_plot << "\n";
+  fs::permissions(path, fs::perms::owner_all);
+  return path.string();
+}
+
+// gnuplot runs in the plot's folder: a relative --gnuplot ./gp (found from
+// here by the version check) must name the same file there.
+TEST_F(PlotTest, RelativeGnuplotPathIsRunFromThePlotsFolder) {
+  const std::string gp = fake_gnuplot(dir_ / "bin", "gp", "echo gnuplot 5.4 fake",
+                                      "stem=$(basename \"$1\" .gp); echo x > $stem.svg; echo x > $stem.png");
+  plot::Options o;
+  o.gnuplot = fs::relative(gp, fs::current_path()).string();  // "../../tmp/.../bin/gp"
+  ASSERT_NE(o.gnuplot.front(), '/');
+  ASSERT_TRUE(plot::find_gnuplot(o).available) << plot::find_gnuplot(o).reason;
+  plot::Result r = plot::box_plot((dir_ / "plots").string(), "box", sample_box(), o);
+  EXPECT_TRUE(r.drawn);
+  EXPECT_TRUE(nonempty((dir_ / "plots" / "box.svg").string()));
+}
+
+// A gnuplot that hangs (on a plot, or on --version) is killed after the
+// timeout, with what was started; the caller is told, not left waiting.
+TEST_F(PlotTest, HungGnuplotIsKilledAfterTheTimeout) {
+  plot::Options o;
+  o.gnuplot = fake_gnuplot(dir_ / "bin", "gp-hangs-on-plots", "echo gnuplot 5.4 fake", "sleep 30");
+  o.timeout_s = 0.5;
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    plot::box_plot((dir_ / "plots").string(), "box", sample_box(), o);
+    ADD_FAILURE() << "no error for a gnuplot that hangs";
+  } catch (const grokjit::Error& e) {
+    EXPECT_EQ(e.code(), grokjit::ExitCode::Failure);
+    EXPECT_NE(std::string(e.what()).find("box.gp within 0.5 s and was killed"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_TRUE(nonempty((dir_ / "plots" / "box.dat").string()));  // the data stays for a re-run
+  plot::Options v;
+  v.gnuplot = fake_gnuplot(dir_ / "bin", "gp-hangs-on-version", "sleep 30", "true");
+  v.version_timeout_s = 0.5;
+  plot::GnuplotStatus s = plot::find_gnuplot(v);
+  EXPECT_FALSE(s.available);
+  EXPECT_NE(s.reason.find("--version' did not answer within 0.5 s and was killed"), std::string::npos) << s.reason;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
 }
 
 TEST_F(PlotTest, BadInputIsAUsageError) {

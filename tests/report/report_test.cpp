@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -26,6 +27,8 @@ namespace rep = grokjit::runtime::report;
 using nlohmann::json;
 
 constexpr int kCap = 200;
+
+int run_cli(std::vector<std::string> args);  // the command line, in-process (below)
 
 // One results row as `grokjit sweep` writes it (docs/sweeps.md); `grok` < 0:
 // censored at the cap.
@@ -461,7 +464,7 @@ TEST_F(ReportTest, DevicesAndBuildsAreListedAndAMixExplained) {
 TEST_F(ReportTest, ConflictingDuplicatesAreAnErrorNamingBothLines) {
   std::vector<json> rows = fixture_rows();
   json other = rows[1];
-  other["summary"]["grokking_epoch"] = 121;
+  other["summary"]["grokking_epoch"] = 119;  // before its epochs_run (120): a row a run can write
   std::string a = write("a.jsonl", rows), b = write("b.jsonl", {rows[0], other});
   try {
     report({a, b});
@@ -472,7 +475,7 @@ TEST_F(ReportTest, ConflictingDuplicatesAreAnErrorNamingBothLines) {
     EXPECT_NE(m.find("run 'r1'"), std::string::npos) << m;
     EXPECT_NE(m.find(a + ":2"), std::string::npos) << m;
     EXPECT_NE(m.find(b + ":2"), std::string::npos) << m;
-    EXPECT_NE(m.find("/summary/grokking_epoch: 120 vs 121"), std::string::npos) << m;
+    EXPECT_NE(m.find("/summary/grokking_epoch: 120 vs 119"), std::string::npos) << m;
   }
 }
 
@@ -508,11 +511,22 @@ TEST_F(ReportTest, ImpossibleRowsAreSkippedWithAWarning) {
   censored_yet_grokked["summary"]["censored"] = true;
   json bad_cap = row("e", "add", "softmax", "adamw", 12);
   bad_cap["summary"]["criterion"]["cap"] = "x";
-  const std::string path = write("results.jsonl", {row("a", "add", "softmax", "adamw", 10), before_one, after_cap,
-                                                   censored_yet_grokked, bad_cap});
+  json negative_epochs = row("f", "add", "softmax", "adamw", -1);
+  negative_epochs["summary"]["epochs_run"] = -3;  // was taken as censored at epoch -3
+  json censored_text = row("g", "add", "softmax", "adamw", -1);
+  censored_text["summary"]["censored"] = "no";
+  json point_array = row("h", "add", "softmax", "adamw", 12);
+  point_array["point"] = json::array({1, 2});
+  json epochs_after_cap = row("i", "add", "softmax", "adamw", -1);
+  epochs_after_cap["summary"]["epochs_run"] = 201;
+  json epochs_before_grok = row("j", "add", "softmax", "adamw", 50);
+  epochs_before_grok["summary"]["epochs_run"] = 40;
+  const std::string path =
+      write("results.jsonl", {row("a", "add", "softmax", "adamw", 10), before_one, after_cap, censored_yet_grokked,
+                              bad_cap, negative_epochs, censored_text, point_array, epochs_after_cap, epochs_before_grok});
   rep::Written w = report({path});
   EXPECT_EQ(w.json["inputs"]["runs"], 1);
-  ASSERT_EQ(w.warnings.size(), 4u);
+  ASSERT_EQ(w.warnings.size(), 9u);
   EXPECT_NE(w.warnings[0].find(path + ":2: skipped"), std::string::npos) << w.warnings[0];
   EXPECT_NE(w.warnings[0].find("\"summary.grokking_epoch\" is 0 (epochs count from 1)"), std::string::npos)
       << w.warnings[0];
@@ -522,6 +536,28 @@ TEST_F(ReportTest, ImpossibleRowsAreSkippedWithAWarning) {
       << w.warnings[2];
   EXPECT_NE(w.warnings[3].find("its epoch cap \"x\" is not a whole number of epochs"), std::string::npos)
       << w.warnings[3];
+  EXPECT_NE(w.warnings[4].find(path + ":6: skipped"), std::string::npos) << w.warnings[4];
+  EXPECT_NE(w.warnings[4].find("\"summary.epochs_run\" is -3, not a whole number >= 1"), std::string::npos)
+      << w.warnings[4];
+  EXPECT_NE(w.warnings[5].find("\"summary.censored\" is \"no\", not true or false"), std::string::npos)
+      << w.warnings[5];
+  EXPECT_NE(w.warnings[6].find("\"point\" is [1,2], not an object of axis values"), std::string::npos)
+      << w.warnings[6];
+  EXPECT_NE(w.warnings[7].find("\"summary.epochs_run\" 201 is after its epoch cap 200"), std::string::npos)
+      << w.warnings[7];
+  EXPECT_NE(w.warnings[8].find("\"summary.epochs_run\" 40 is before its grokking epoch 50"), std::string::npos)
+      << w.warnings[8];
+}
+
+// The same check, public for `grokjit sweep`: "" for every row the sweep
+// writes (grokked, censored, diverged), the reason otherwise.
+TEST_F(ReportTest, ResultsRowProblemIsThePublicRowCheck) {
+  for (const json& good : fixture_rows()) EXPECT_EQ(rep::results_row_problem(good), "") << good.dump();
+  json bad = row("a", "add", "softmax", "adamw", -1);
+  bad["summary"]["censored"] = "no";
+  EXPECT_EQ(rep::results_row_problem(bad), "\"summary.censored\" is \"no\", not true or false");
+  EXPECT_EQ(rep::results_row_problem(json::array()), "not a JSON object");
+  EXPECT_EQ(rep::results_row_problem(json{{"id", "x"}}), "no \"summary\"");
 }
 
 TEST_F(ReportTest, RunStoppedBeforeItsCapIsCensoredWhereItStopped) {
@@ -734,6 +770,98 @@ TEST_F(ReportTest, WithoutGnuplotTheReportIsStillWritten) {
   EXPECT_NE(dat.find("# censored"), std::string::npos) << dat;
 }
 
+// One of several files without rows (the wrong file, a shard not run yet)
+// is said, naming it; no rows in any file is still an error.
+TEST_F(ReportTest, AFileWithoutRowsAmongOthersIsAWarning) {
+  const std::string good = write("results.jsonl", fixture_rows()), empty = write("empty.jsonl", {});
+  const std::string junk = (dir_ / "junk.jsonl").string();
+  std::ofstream(junk) << "not json\n";
+  rep::Written w = report({good, empty, junk});
+  EXPECT_EQ(w.json["inputs"]["runs"], fixture_rows().size());
+  auto has = [&](const std::string& text) {
+    return std::any_of(w.warnings.begin(), w.warnings.end(),
+                       [&](const std::string& x) { return x.find(text) != std::string::npos; });
+  };
+  EXPECT_TRUE(has(empty + ": no results rows (empty); it adds no runs to the report")) << w.json["warnings"].dump(1);
+  EXPECT_TRUE(has(junk + ": no results rows (1 lines, none a complete row)")) << w.json["warnings"].dump(1);
+  EXPECT_FALSE(has(good + ": no results rows"));
+}
+
+// Every path the report writes is checked against the inputs, however the
+// paths are spelled; a refusal names both and changes nothing.
+TEST_F(ReportTest, RefusesToOverwriteItsInputs) {
+  auto input_at = [&](const fs::path& p) {
+    fs::create_directories(p.parent_path());
+    std::ofstream f(p);
+    for (const json& r : fixture_rows()) f << r.dump() << "\n";
+    return p.string();
+  };
+  auto expect_refused = [&](const std::string& input, const std::string& out, bool plots, const std::string& what) {
+    const std::string before = read(input);
+    try {
+      report({input}, out, plots);
+      ADD_FAILURE() << "no error for " << input << " -> " << out;
+    } catch (const grokjit::Error& e) {
+      EXPECT_EQ(e.code(), grokjit::ExitCode::Usage);
+      EXPECT_NE(std::string(e.what()).find("results file " + input + " is "), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(read(input), before);
+  };
+  const std::string json_input = input_at(dir_ / "r" / "report.json");
+  expect_refused(json_input, (dir_ / "r").string(), false, (dir_ / "r" / "report.json").string() + ", which the report would replace");
+  expect_refused(json_input, (dir_ / "r" / "x" / "..").string() + "/", false, "which the report would replace");
+  const std::string md_input = input_at(dir_ / "m" / "report.md");
+  expect_refused(md_input, (dir_ / "m").string(), false, "report.md, which the report would replace");
+  // A link to the input in the report's place is the input too.
+  const std::string linked = input_at(dir_ / "linked.jsonl");
+  fs::create_directories(dir_ / "l");
+  fs::create_symlink(linked, dir_ / "l" / "report.md");
+  expect_refused(linked, (dir_ / "l").string(), false, "report.md, which the report would replace");
+  const std::string dat_input = input_at(dir_ / "p" / "plots" / "curves.dat");
+  expect_refused(dat_input, (dir_ / "p").string(), true, "plots, where the report writes its plot files");
+  report({dat_input}, (dir_ / "p").string(), false);  // --no-plots writes nothing there
+  EXPECT_EQ(read(dat_input).empty(), false);
+  // The command line: exit 2, the rows kept.
+  const std::string before = read(json_input);
+  EXPECT_EQ(run_cli({"report", json_input, "--out", (dir_ / "r").string(), "-q", "--no-plots"}), 2);
+  EXPECT_EQ(read(json_input), before);
+}
+
+// A gnuplot that hangs (on a plot or on --version) is killed after its
+// timeout: the report is written all the same, with a warning naming the
+// plot and the timeout.
+TEST_F(ReportTest, HungGnuplotStillLeavesTheReport) {
+  const fs::path gp = dir_ / "gp";
+  std::ofstream(gp) << "#!/bin/sh\nif [ \"$1\" = --version ]; then echo gnuplot 5.4 fake; exit 0; fi\nsleep 30\n";
+  fs::permissions(gp, fs::perms::owner_all);
+  rep::Options o;
+  o.results = {write("results.jsonl", fixture_rows())};
+  o.out = (dir_ / "r").string();
+  o.curves = "none";
+  o.plot.gnuplot = gp.string();
+  o.plot.timeout_s = 0.5;
+  rep::Written w = rep::write_report(o);
+  EXPECT_TRUE(fs::exists(dir_ / "r" / "report.md"));
+  EXPECT_TRUE(fs::exists(dir_ / "r" / "report.json"));
+  ASSERT_FALSE(w.warnings.empty());
+  EXPECT_NE(w.warnings[0].find("box plot failed: plot: gnuplot did not finish " + (dir_ / "r" / "plots").string() +
+                               "/box-softmax.gp within 0.5 s and was killed"),
+            std::string::npos)
+      << w.warnings[0];
+  const fs::path gp2 = dir_ / "gp2";  // --version hangs too
+  std::ofstream(gp2) << "#!/bin/sh\nsleep 30\n";
+  fs::permissions(gp2, fs::perms::owner_all);
+  o.plot.gnuplot = gp2.string();
+  o.plot.version_timeout_s = 0.5;
+  w = rep::write_report(o);
+  ASSERT_FALSE(w.warnings.empty());
+  EXPECT_NE(w.warnings[0].find("no plot images: '" + o.plot.gnuplot + " --version' did not answer within 0.5 s"),
+            std::string::npos)
+      << w.warnings[0];
+  EXPECT_NE(w.markdown.find("## Warnings"), std::string::npos);
+}
+
 // The command line, in-process: exit codes and what goes to stdout.
 int run_cli(std::vector<std::string> args) {
   args.insert(args.begin(), "grokjit");
@@ -756,6 +884,48 @@ TEST_F(ReportTest, CommandLine) {
   EXPECT_EQ(run_cli({"report", results, "--format", "yaml"}), 2);
   EXPECT_EQ(run_cli({"report", results, "--no-plots", "-q", "--by", "nope"}), 2);
   EXPECT_EQ(run_cli({"report"}), 2);
+  // Empty values and empty or repeated fields are mistakes, not defaults.
+  EXPECT_EQ(run_cli({"report", results, "--out", out, "--no-plots", "-q", "--curves", ""}), 2);
+  for (const char* by : {"", "task.kind,,optimizer.kind", "optimizer.kind,", "optimizer.kind,optimizer.kind"})
+    EXPECT_EQ(run_cli({"report", results, "--out", out, "--no-plots", "-q", "--by", by}), 2) << by;
+  rep::Options o;
+  o.results = {results};
+  o.out = out;
+  o.plots = false;
+  auto usage_error = [&](const std::string& fragment) {
+    try {
+      rep::write_report(o);
+      ADD_FAILURE() << "no error; expected " << fragment;
+    } catch (const grokjit::Error& e) {
+      EXPECT_EQ(e.code(), grokjit::ExitCode::Usage);
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+    }
+  };
+  o.by = {"task.kind", "", "optimizer.kind"};
+  usage_error("--by 'task.kind,,optimizer.kind': field 2 is empty");
+  o.by = {"optimizer.kind", "optimizer.kind"};
+  usage_error("--by 'optimizer.kind,optimizer.kind': optimizer.kind is given twice");
+  o.by = {"optimizer.kind"};
+  o.curves = "";
+  usage_error("--curves: empty");
+  o.curves = "r0,,r1";
+  usage_error("--curves 'r0,,r1': an empty id");
+  o.curves = "r0,r0";
+  usage_error("'r0' is given twice");
+}
+
+// The warning for a run without metrics quotes its out_dir as written.
+TEST_F(ReportTest, MissingCurvesWarningQuotesTheOutDirAsText) {
+  json r = row("r0", "add", "softmax", "adamw", 10);
+  r["out_dir"] = "p1/runs/r0";
+  rep::Options o;
+  o.results = {write("results.jsonl", {r})};
+  o.out = (dir_ / "r").string();
+  o.curves = "r0";
+  o.plot.gnuplot = (dir_ / "no-gnuplot").string();
+  rep::Written w = rep::write_report(o);
+  const std::string all = w.json["warnings"].dump();
+  EXPECT_NE(all.find("looked in its out_dir 'p1/runs/r0' and next to"), std::string::npos) << all;
 }
 
 // End to end: two real `grokjit train` runs (a tiny spec, AdamW and Muon),

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "ir/error.h"
 #include "runtime/files.h"
@@ -78,6 +80,31 @@ TEST(Files, ReadTextFileStopsAtItsCap) {
     } catch (const Error& e) {
       EXPECT_EQ(e.code(), ExitCode::Io);
       EXPECT_NE(std::string(e.what()).find("spec '" + path + "': longer than 1 MiB"), std::string::npos) << e.what();
+    }
+  }
+  fs::remove_all(dir);
+}
+
+// `sweep --out FILE` said "filesystem error: cannot create directories: Not a directory [FILE/runs]",
+// and a dangling link "File exists".
+TEST(Files, CreateOutputDirectorySaysWhyItCannot) {
+  const fs::path dir = fresh_dir("mkdir");
+  const fs::path file = dir / "a-file", dangling = dir / "dangling";
+  std::ofstream(file) << "x";
+  fs::create_symlink(dir / "nowhere", dangling);
+  create_output_directory((dir / "new" / "runs").string(), "--out");
+  EXPECT_TRUE(fs::is_directory(dir / "new" / "runs"));
+  const std::vector<std::pair<fs::path, std::string>> cases = {
+      {file, "--out '" + file.string() + "': not a directory"},
+      {dangling, "--out '" + dangling.string() + "': a link to '" + (dir / "nowhere").string() + "', which does not exist"},
+      {file / "runs", "--out '" + (file / "runs").string() + "': cannot create it: "}};
+  for (const auto& [path, message] : cases) {
+    try {
+      create_output_directory(path.string(), "--out");
+      ADD_FAILURE() << path << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ExitCode::Io);
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
     }
   }
   fs::remove_all(dir);

@@ -239,6 +239,36 @@ TEST_F(SweepTest, BadSweepsNameTheJsonPath) {
       },
       {"bad.json: /grid/spec/0", "cannot read spec 'nowhere.json'"}, ExitCode::Io);
   bad([](json& j) { j.erase("base"); }, {"no spec: give \"base\""});
+  {  // A spec file that is not JSON: the error says which sweep named it, and where.
+    const fs::path broken = fs::temp_directory_path() / ("grokjit_sweep_broken_" + std::to_string(::getpid()) + ".json");
+    std::ofstream(broken) << "{\"task\": ";
+    bad([&](json& j) {
+          j.erase("base");
+          j["grid"]["spec"] = {broken.string()};
+        },
+        {broken.string() + ":1:", "(the spec at bad.json: /grid/spec/0)"});
+    fs::remove(broken);
+  }
+  // Two axes (or "set" and an axis) that set one field: the later one silently won, and the
+  // row's point recorded a value its run did not use.
+  bad([](json& j) { j["grid"]["v"] = {{{"label", "a"}, {"set", {{"train.seed", 7}}}}}; },
+      {"bad.json: /grid/train.seed: sets 'train.seed', which axis 'v' sets too ('train.seed')"});
+  bad([](json& j) {
+        j["grid"]["w"] = {{{"label", "wide"}, {"set", {{"model.transformer", {{"d_model", 32}}}}}}};
+        j["grid"]["x"] = {{{"label", "narrow"}, {"set", {{"model.transformer.d_model", 16}}}}};
+      },
+      {"/grid/w: sets 'model.transformer', which axis 'x' sets too ('model.transformer.d_model')"});
+  bad([](json& j) { j["set"]["model.transformer"] = {{"d_model", 32}}; j["grid"]["model.transformer.d_model"] = {16}; },
+      {"/grid/model.transformer.d_model: sets 'model.transformer.d_model', which \"set\" fixes too ('model.transformer')"});
+  // 10^6 points: refused before expanding them, naming the shape.
+  bad([](json& j) {
+        json ten = json::array();
+        for (int i = 0; i < 10; ++i) ten.push_back({{"label", "v" + std::to_string(i)}, {"set", json::object()}});
+        j["grid"] = json::object();
+        for (const char* axis : {"a", "b", "c", "d", "e", "f"}) j["grid"][axis] = ten;
+      },
+      {"bad.json: /grid: the grid has 1000000 points (10 (a) x 10 (b) x 10 (c) x 10 (d) x 10 (e) x 10 (f)); a sweep "
+       "holds at most 100000"});
   bad([](json& j) { j["name"] = "a b"; }, {"/name", "not a sweep name"});
   // Two axes that end in the same config: the grid would run it twice.
   bad([](json& j) {
@@ -277,7 +307,7 @@ TEST_F(SweepTest, SlurmArrayVariablesGiveTheShard) {
   ::setenv("SLURM_ARRAY_TASK_ID", "5", 1);
   expect_error([&] { shard_from_slurm(&note); }, ExitCode::Usage, {"SLURM_ARRAY_TASK_ID=5", "SLURM_ARRAY_TASK_COUNT=4"});
   ::setenv("SLURM_ARRAY_TASK_ID", "x", 1);
-  expect_error([&] { shard_from_slurm(&note); }, ExitCode::Usage, {"SLURM_ARRAY_TASK_ID=x"});
+  expect_error([&] { shard_from_slurm(&note); }, ExitCode::Usage, {"SLURM_ARRAY_TASK_ID=x", "--array=0-3;"});
   ::setenv("SLURM_ARRAY_TASK_ID", "3", 1);
   ::setenv("SLURM_ARRAY_TASK_STEP", "1", 1);  // SLURM sets it for every array
   EXPECT_EQ(shard_from_slurm(&note), std::make_optional(std::make_pair(2, 4)));
@@ -400,10 +430,15 @@ TEST_F(SweepTest, ATornResultsLineIsReportedAndItsRunRedone) {
   for (const std::string& l : logged) warned |= l.find("warning: " + file + ":4:") != std::string::npos;
   EXPECT_TRUE(warned);
 
-  // Merging writes a clean file: 4 rows, grid order.
+  // Merging writes a clean file: 4 rows, grid order; the torn line is kept aside, not lost.
   std::vector<std::string> messages;
   EXPECT_EQ(merge_results(s, out, &messages), 0u);
   EXPECT_EQ(line_count(file), 4u);
+  EXPECT_EQ(read_text_file(out + "/results.damaged.jsonl", "damaged lines"),
+            lines[3].substr(0, lines[3].size() / 2) + "\n");
+  bool said = false;
+  for (const std::string& m : messages) said |= m.find("moved 1 line(s) of " + file) != std::string::npos;
+  EXPECT_TRUE(said);
   EXPECT_TRUE(scan_results(out).warnings.empty());
   EXPECT_EQ(scan_results(out).rows.begin()->second.row["sweep"], "tiny");
 }
@@ -414,12 +449,53 @@ TEST_F(SweepTest, ARowOfAnotherConfigIsAnErrorNamingBoth) {
   fs::create_directories(out);
   json config = s.points[2].config_json;
   config["train"]["seed"] = 99;
-  std::ofstream(out + "/results.jsonl") << json{{"id", s.points[2].id}, {"summary", {{"config", config}}}}.dump() << "\n";
+  std::ofstream(out + "/results.jsonl")
+      << json{{"id", s.points[2].id}, {"summary", {{"config", config}, {"grokking_epoch", 3}}}}.dump() << "\n";
   expect_error([&] { run_sweep(s, options(out)); }, ExitCode::Usage,
                {out + "/results.jsonl:1", s.points[2].id, "point 2 of tiny.json", "/train/seed: 99 vs 1"});
   // --dry-run says so too, instead of listing the point as done.
   expect_error([&] { describe_points(s, shard_points(s, 0, 1), out); }, ExitCode::Usage,
                {out + "/results.jsonl:1", "/train/seed: 99 vs 1"});
+}
+
+// A row the report would skip (a grokking epoch no run has) is not "done" to
+// the sweep either: it ran it never, and the report would never show it.
+TEST_F(SweepTest, ARowTheReportSkipsIsRedone) {
+  const Sweep s = parse_sweep(tiny_sweep(), "tiny.json", "");
+  const std::string out = dir("impossible_row");
+  fs::create_directories(out);
+  std::ofstream(out + "/results.jsonl")
+      << json{{"id", s.points[2].id}, {"summary", {{"config", s.points[2].config_json}, {"grokking_epoch", -5}}}}.dump()
+      << "\n";
+  std::vector<std::string> warnings;
+  const std::string listing = describe_points(s, shard_points(s, 0, 1), out, 1, &warnings);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find(out + "/results.jsonl:1: ignoring a line that is not a complete results row "
+                                   "(\"summary.grokking_epoch\" is -5"),
+            std::string::npos)
+      << warnings[0];
+  EXPECT_EQ(listing.find("done"), std::string::npos) << listing;
+}
+
+// A row whose config is the point's but whose "point" was edited: the run is
+// kept, with a warning (a report groups by the row's point); --dry-run warns too.
+TEST_F(SweepTest, ARowWithAnEditedPointIsWarnedAbout) {
+  const Sweep s = parse_sweep(tiny_sweep(), "tiny.json", "");
+  const std::string out = dir("edited_point");
+  fs::create_directories(out);
+  json point = s.points[2].point;
+  point["train.seed"] = 99;
+  std::ofstream(out + "/results.jsonl")
+      << json{{"id", s.points[2].id}, {"point", point}, {"summary", {{"config", s.points[2].config_json}, {"grokking_epoch", 3}}}}.dump()
+      << "\n";
+  std::vector<std::string> warnings;
+  const std::string listing = describe_points(s, shard_points(s, 0, 1), out, 1, &warnings);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find(out + "/results.jsonl:1: the row of run " + s.points[2].id + " records the point"),
+            std::string::npos)
+      << warnings[0];
+  EXPECT_NE(warnings[0].find("\"train.seed\":99"), std::string::npos) << warnings[0];
+  EXPECT_NE(listing.find("done"), std::string::npos) << listing;
 }
 
 // A directory in the results file's place is an I/O error before anything
