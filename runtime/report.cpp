@@ -50,6 +50,8 @@ std::string incomplete(const json& row) {
   if (!row.contains("summary")) return "no \"summary\"";
   if (row.contains("point") && !row["point"].is_object())
     return "\"point\" is " + row["point"].dump() + ", not an object of axis values";
+  if (row.contains("out_dir") && !row["out_dir"].is_string())  // the experiments read metrics from it
+    return "\"out_dir\" is " + row["out_dir"].dump() + ", not a path";
   const json& s = row["summary"];
   if (s.is_null()) {
     if (!row.contains("failure") || !row["failure"].is_object()) return "\"summary\" is null and there is no \"failure\"";

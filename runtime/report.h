@@ -38,7 +38,8 @@ struct Loaded {
 
 // Why `row` (one parsed line of a results file) is not a row a run can
 // have written, or "" for a good row. Not one: not an object; no "id"
-// string; no "summary"; a "point" that is not an object; a null summary
+// string; no "summary"; a "point" that is not an object; an "out_dir" that is
+// not a string; a null summary
 // without a "failure" object and a "config" object (a diverged run's row);
 // a summary without a "config" object or an integer-or-null
 // "grokking_epoch"; values no run writes: an epoch cap (criterion.cap, else

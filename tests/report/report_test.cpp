@@ -558,6 +558,9 @@ TEST_F(ReportTest, ResultsRowProblemIsThePublicRowCheck) {
   EXPECT_EQ(rep::results_row_problem(bad), "\"summary.censored\" is \"no\", not true or false");
   EXPECT_EQ(rep::results_row_problem(json::array()), "not a JSON object");
   EXPECT_EQ(rep::results_row_problem(json{{"id", "x"}}), "no \"summary\"");
+  json odd_dir = row("b", "add", "softmax", "adamw", 10);
+  odd_dir["out_dir"] = 5;  // `grokjit experiment` failed on it with exit 1
+  EXPECT_EQ(rep::results_row_problem(odd_dir), "\"out_dir\" is 5, not a path");
 }
 
 TEST_F(ReportTest, RunStoppedBeforeItsCapIsCensoredWhereItStopped) {
