@@ -105,7 +105,7 @@ double measure_fma_latency_seconds() {
 
 double measure_memory_bandwidth_gbs(int threads) {
   // 256 MiB per direction per thread, far beyond any cache; at most 1 GiB per
-  // direction in all (--threads 64 asked for 32 GiB), which 16 threads or more
+  // direction in all (--threads 64 asked for 32 GiB), which more than 4 threads
   // share: still far beyond the caches of every core together.
   const size_t floats = std::min(size_t{64} << 20, (size_t{256} << 20) / static_cast<size_t>(std::max(threads, 1)));
   std::vector<std::vector<float>> src(threads, std::vector<float>(floats, 1.0f)), dst(threads, std::vector<float>(floats, 0.0f));

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -67,7 +68,10 @@ std::string executable(const std::string& program) {
   return ec ? program : absolute.lexically_normal().string();
 }
 
-// Runs argv in `cwd`, stdout and stderr into `output`; returns the exit
+// What a program's output may add to an error message (the rest is read and dropped).
+constexpr size_t kMaxCapturedBytes = size_t{64} << 10;
+
+// Runs argv in `cwd`, stdout and stderr (the first 64 KiB) into `output`; returns the exit
 // status, or 127 when the program could not be started. Past `timeout_s`
 // the program and everything it started (its process group) is killed and
 // `timed_out` set.
@@ -84,6 +88,8 @@ int run_captured(const std::vector<std::string>& argv, const std::string& cwd, s
   }
   if (pid == 0) {
     setpgid(0, 0);  // its own group: a timeout kills what it started too
+    // Out of the terminal's group, Ctrl-C no longer reaches it: it dies with grokjit instead.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     dup2(fds[1], 1);
     dup2(fds[1], 2);
     close(fds[0]);
@@ -119,7 +125,7 @@ int run_captured(const std::vector<std::string>& argv, const std::string& cwd, s
     char buf[4096];
     const ssize_t got = read(fds[0], buf, sizeof buf);
     if (got > 0)
-      output.append(buf, static_cast<size_t>(got));
+      output.append(buf, std::min(static_cast<size_t>(got), kMaxCapturedBytes - std::min(kMaxCapturedBytes, output.size())));
     else if (got == 0 || errno != EINTR)
       open = false;
   }
@@ -194,6 +200,21 @@ std::string outputs(const std::string& stem, const std::string& plot_command, co
   return gp.str();
 }
 
+// What find_gnuplot found, per program; a program that hung on a plot is
+// marked unusable here, so that the plots after it are not tried.
+std::mutex gnuplot_mutex;
+std::map<std::string, GnuplotStatus>& gnuplot_cache() {
+  static std::map<std::string, GnuplotStatus> cache;
+  return cache;
+}
+
+void give_up_on_gnuplot(const Options& options, const std::string& why) {
+  std::lock_guard<std::mutex> lock(gnuplot_mutex);
+  GnuplotStatus& s = gnuplot_cache()[executable(options.gnuplot)];
+  s.available = false;
+  s.reason = why;
+}
+
 // Writes the files and, when gnuplot is there, draws them.
 Result finish(const std::string& dir, const std::string& stem, const std::string& dat, const std::string& gp,
               const Options& options) {
@@ -222,10 +243,14 @@ Result finish(const std::string& dir, const std::string& stem, const std::string
     return fs::exists(p, e) && fs::file_size(p, e) > 0;
   };
   const std::string rerun = "re-run it with: cd " + dir + " && " + executable(options.gnuplot) + " " + stem + ".gp";
-  if (timed_out)
-    throw Error("plot: gnuplot did not finish " + r.gp + " within " + seconds_text(options.timeout_s) +
-                    " and was killed" + (log.empty() ? "" : "; its output:\n" + log) + "; " + rerun,
-                ExitCode::Failure);
+  if (timed_out) {
+    // Not drawn, as without gnuplot; and the plots after it are not tried (each would wait as long).
+    r.not_drawn_reason = "gnuplot did not finish " + r.gp + " within " + seconds_text(options.timeout_s) +
+                         " and was killed" + (log.empty() ? "" : "; its output:\n" + log) + "; " + rerun;
+    give_up_on_gnuplot(options, "an earlier plot ran past the " + seconds_text(options.timeout_s) +
+                                    " timeout (" + r.gp + "); the later plots were not tried");
+    return r;
+  }
   if (rc != 0 || !nonempty(svg) || !nonempty(png))
     throw Error("plot: gnuplot failed on " + r.gp + " (exit " + std::to_string(rc) + "):\n" + log + rerun,
                 ExitCode::Failure);
@@ -238,9 +263,8 @@ Result finish(const std::string& dir, const std::string& stem, const std::string
 }  // namespace
 
 GnuplotStatus find_gnuplot(const Options& options) {
-  static std::mutex mu;
-  static std::map<std::string, GnuplotStatus> cache;
-  std::lock_guard<std::mutex> lock(mu);
+  std::lock_guard<std::mutex> lock(gnuplot_mutex);
+  std::map<std::string, GnuplotStatus>& cache = gnuplot_cache();
   const std::string program = executable(options.gnuplot);  // ./gp from here is not ./gp from elsewhere
   auto it = cache.find(program);
   if (it != cache.end()) return it->second;

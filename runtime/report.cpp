@@ -297,9 +297,6 @@ size_t count_grokked(const std::vector<const Run*>& runs) {
 
 // ---- the report
 
-// Whether two paths name one file, however spelled (relative, "..", a
-// symbolic or hard link); a path that does not exist yet is compared by its
-// canonical spelling.
 // The report replaces DIR/report.md, DIR/report.json and the plot files in
 // DIR/plots/ (.dat, .gp, .svg, .png): a results file among them would be
 // lost, so that is refused before anything is written.
@@ -358,6 +355,7 @@ class Reporter {
   std::ostringstream md_, plots_md_;
   json js_;
   std::vector<std::string> drawn_;
+  std::set<std::string> not_drawn_reasons_;  // warned once each; the first is "no plot images" when gnuplot is missing
   std::vector<std::string> curve_ids_;  // --curves IDS, checked by check_curves
 };
 
@@ -762,6 +760,8 @@ void Reporter::add_plot(const std::string& kind, const std::string& title, const
     drawn_.push_back(r.svg);
     drawn_.push_back(r.png);
   } else {
+    if (not_drawn_reasons_.insert(r.not_drawn_reason).second)  // gnuplot hung on this plot, or on one before
+      warn("plot '" + title + "' not drawn: " + r.not_drawn_reason);
     plots_md_ << "Not drawn (" << r.not_drawn_reason << "); draw it with `cd " << rel(plot_dir_) << " && gnuplot "
               << fs::path(r.gp).filename().string() << "`.\n\n";
   }
@@ -1081,7 +1081,10 @@ void Reporter::plots_section() {
   } catch (const std::exception& e) {  // no pipe or process to run it
     g.reason = e.what();
   }
-  if (!g.available) warn("no plot images: " + g.reason + "; the data and gnuplot scripts are in " + plot_dir_);
+  if (!g.available) {
+    warn("no plot images: " + g.reason + "; the data and gnuplot scripts are in " + plot_dir_);
+    not_drawn_reasons_.insert(g.reason);
+  }
   // A plot that fails in any way (gnuplot fails or hangs, a file cannot be
   // written) leaves the rest of the report standing: report.md and
   // report.json are still written, with a warning.

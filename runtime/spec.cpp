@@ -2,6 +2,7 @@
 
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -892,7 +893,7 @@ std::string file_stem(const std::string& path) {
 std::string run_name_from_file(const std::string& path) {
   std::string name;
   for (const char c : file_stem(path)) {
-    const bool allowed = is_run_name(std::string_view(&c, 1));
+    const bool allowed = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
     if (allowed) name += c;
     else if (!name.empty() && name.back() != '-') name += '-';
   }

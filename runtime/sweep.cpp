@@ -291,7 +291,8 @@ class SweepParser {
 
   // Two places that set one field (or a field and the object holding it): the
   // one applied last would silently win, and the point would record a value
-  // its run did not use. "set" against every axis, and axes against each other.
+  // its run did not use (or "set" a value that was ignored). "set" against
+  // every axis, and axes against each other.
   void refuse_overlapping_sets(const std::vector<Axis>& axes, const std::string& where) {
     auto overlap = [](const std::string& a, const std::string& b) {
       return a == b || b.rfind(a + ".", 0) == 0 || a.rfind(b + ".", 0) == 0;
@@ -305,8 +306,9 @@ class SweepParser {
     for (size_t i = 0; i < axes.size(); ++i) {
       const std::string at = where + "/" + pointer_token(axes[i].name);
       for (const std::string& path : paths_of(axes[i])) {
+        // (An axis that refines a field of an object "set" gives is fine: it applies after.)
         for (const auto& [fixed, unused] : sets_)
-          if (overlap(fixed, path))
+          if (fixed == path || fixed.rfind(path + ".", 0) == 0)
             fail(source_, at, "sets '" + path + "', which \"set\" fixes too ('" + fixed + "'); remove it from one of them");
         for (size_t j = i + 1; j < axes.size(); ++j)
           for (const std::string& other : paths_of(axes[j]))
@@ -528,7 +530,7 @@ ResultsScan scan_results(const std::string& out_dir) {
     size_t number = 0;
     while (std::getline(in, line)) {
       ++number;
-      if (line.empty()) continue;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;  // as the report does
       json row = json::parse(line, nullptr, false);
       // The report's test of a row, so that a row the report skips is not "done" here.
       const std::string why = row.is_discarded() ? "not valid JSON" : report::results_row_problem(row);

@@ -80,8 +80,9 @@ void require_same_run(const std::string& id, const nlohmann::json& first, const 
 // Every well-formed row of <out>/results.jsonl and <out>/results.shard-*.jsonl,
 // first occurrence of each id; a later row of an id that records another
 // result is an Error (Usage) naming both files and lines. A line that is not
-// a JSON object with an "id" (a half-written line from a kill) adds a warning
-// naming file and line and is otherwise ignored.
+// a row by report::results_row_problem (a half-written line from a kill, a
+// row no run writes) adds a warning naming file, line and why, and is kept
+// in `damaged`; blank lines are skipped.
 struct ResultsScan {
   struct Damaged {
     std::string file;

@@ -848,7 +848,7 @@ TEST_F(ReportTest, HungGnuplotStillLeavesTheReport) {
   EXPECT_TRUE(fs::exists(dir_ / "r" / "report.md"));
   EXPECT_TRUE(fs::exists(dir_ / "r" / "report.json"));
   ASSERT_FALSE(w.warnings.empty());
-  EXPECT_NE(w.warnings[0].find("box plot failed: plot: gnuplot did not finish " + (dir_ / "r" / "plots").string() +
+  EXPECT_NE(w.warnings[0].find("not drawn: gnuplot did not finish " + (dir_ / "r" / "plots").string() +
                                "/box-softmax.gp within 0.5 s and was killed"),
             std::string::npos)
       << w.warnings[0];

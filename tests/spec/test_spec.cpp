@@ -371,6 +371,9 @@ TEST(Spec, LoadSpecNamesTheRunAfterTheFile) {
   const auto odd = dir / "my spec! (v2).json";
   std::ofstream(odd) << R"({"task": {"kind": "gcd"}})";
   EXPECT_EQ(load_spec(odd.string()).name, "my-spec-v2");
+  const auto dotted = dir / "add-lr0.01_v2.json";  // '.', '_' and '-' stay
+  std::ofstream(dotted) << R"({"task": {"kind": "gcd"}})";
+  EXPECT_EQ(load_spec(dotted.string()).name, "add-lr0.01_v2");
   std::ofstream(path) << R"({"task": {"kind": "gcd"}, "train": {"batch_size": -1}})";
   try {
     load_spec(path.string());

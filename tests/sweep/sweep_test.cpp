@@ -258,8 +258,14 @@ TEST_F(SweepTest, BadSweepsNameTheJsonPath) {
         j["grid"]["x"] = {{{"label", "narrow"}, {"set", {{"model.transformer.d_model", 16}}}}};
       },
       {"/grid/w: sets 'model.transformer', which axis 'x' sets too ('model.transformer.d_model')"});
-  bad([](json& j) { j["set"]["model.transformer"] = {{"d_model", 32}}; j["grid"]["model.transformer.d_model"] = {16}; },
-      {"/grid/model.transformer.d_model: sets 'model.transformer.d_model', which \"set\" fixes too ('model.transformer')"});
+  bad([](json& j) { j["set"]["model.transformer.d_model"] = 32; j["grid"]["model.transformer"] = {{{"d_model", 16}}}; },
+      {"/grid/model.transformer: sets 'model.transformer', which \"set\" fixes too ('model.transformer.d_model')"});
+  {  // The other way round is fine: the axis refines the object "set" gives, after it.
+    json j = tiny_sweep();
+    j["set"]["model.transformer"] = {{"d_model", 32}, {"heads", 1}};
+    j["grid"]["model.transformer.d_model"] = {16};
+    EXPECT_EQ(parse_sweep(j, "ok.json", "").points[0].config.model.transformer.d_model, 16);
+  }
   // 10^6 points: refused before expanding them, naming the shape.
   bad([](json& j) {
         json ten = json::array();
