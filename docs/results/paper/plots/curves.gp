@@ -13,10 +13,8 @@ set yrange [0:1.02]
 set terminal svg size 800,500 dynamic font 'sans,11' background rgb 'white'
 set termoption noenhanced
 set output 'curves.svg'
-plot 'curves.dat' index 0 using 1:2 with lines lw 2 lc rgb '#1f77b4' dt 2 title 'mul-adamw.sparsemax.seed0-1663695b train', \
-     'curves.dat' index 1 using 1:2 with lines lw 2 lc rgb '#1f77b4' title 'mul-adamw.sparsemax.seed0-1663695b val', \
-     'curves.dat' index 2 using 1:2 with lines lw 2 lc rgb '#d62728' dt 2 title 'sub-muon.softmax.seed0-6fa1c234 train', \
-     'curves.dat' index 3 using 1:2 with lines lw 2 lc rgb '#d62728' title 'sub-muon.softmax.seed0-6fa1c234 val'
+plot 'curves.dat' index 0 using 1:2 with lines lw 2 lc rgb '#1f77b4' dt 2 title 'mul-adamw.sparsemax.seed2-dd8c0404 train', \
+     'curves.dat' index 1 using 1:2 with lines lw 2 lc rgb '#1f77b4' title 'mul-adamw.sparsemax.seed2-dd8c0404 val'
 if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {
   set terminal pngcairo size 800,500 font 'sans,10' background rgb 'white'
 } else {
@@ -24,8 +22,6 @@ if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {
 }
 set termoption noenhanced
 set output 'curves.png'
-plot 'curves.dat' index 0 using 1:2 with lines lw 2 lc rgb '#1f77b4' dt 2 title 'mul-adamw.sparsemax.seed0-1663695b train', \
-     'curves.dat' index 1 using 1:2 with lines lw 2 lc rgb '#1f77b4' title 'mul-adamw.sparsemax.seed0-1663695b val', \
-     'curves.dat' index 2 using 1:2 with lines lw 2 lc rgb '#d62728' dt 2 title 'sub-muon.softmax.seed0-6fa1c234 train', \
-     'curves.dat' index 3 using 1:2 with lines lw 2 lc rgb '#d62728' title 'sub-muon.softmax.seed0-6fa1c234 val'
+plot 'curves.dat' index 0 using 1:2 with lines lw 2 lc rgb '#1f77b4' dt 2 title 'mul-adamw.sparsemax.seed2-dd8c0404 train', \
+     'curves.dat' index 1 using 1:2 with lines lw 2 lc rgb '#1f77b4' title 'mul-adamw.sparsemax.seed2-dd8c0404 val'
 set output
