@@ -31,8 +31,10 @@ struct RunData {
   std::vector<json> metrics;  // metrics.jsonl lines
 };
 
-std::vector<RunData> load_runs(const Sweep& sweep, const std::string& out_dir) {
+// The sweep's runs from its results; the lines skipped (not rows) add to `skipped`.
+std::vector<RunData> load_runs(const Sweep& sweep, const std::string& out_dir, std::vector<std::string>& skipped) {
   ResultsScan scan = scan_results(out_dir);
+  skipped.insert(skipped.end(), scan.warnings.begin(), scan.warnings.end());
   std::vector<RunData> runs;
   for (const SweepPoint& p : sweep.points) {
     RunData r;
@@ -591,7 +593,10 @@ const ExperimentInfo& find_experiment(const std::string& name) {
 }
 
 std::string write_experiment_report(const ExperimentInfo& experiment, const Sweep& sweep, const std::string& out_dir) {
-  std::vector<RunData> runs = load_runs(sweep, out_dir);
+  std::vector<std::string> skipped;
+  std::vector<RunData> runs = load_runs(sweep, out_dir, skipped);
+  std::string skipped_note;  // a row skipped here shows as "missing" below: say why
+  for (const std::string& w : skipped) skipped_note += "- " + w + "\n";
   size_t done = 0, failed = 0;
   for (const RunData& r : runs) {
     done += r.done;
@@ -601,13 +606,16 @@ std::string write_experiment_report(const ExperimentInfo& experiment, const Swee
   if (done + failed == 0)
     throw Error("no results rows for the " + std::to_string(runs.size()) + " points of sweep '" + sweep.source +
                     "' in " + out_dir + " (results.jsonl or results.shard-*.jsonl): run `grokjit experiment " +
-                    experiment.name + "` without --report-only first, or give the --out that holds them",
+                    experiment.name + "` without --report-only first, or give the --out that holds them" +
+                    (skipped.empty() ? "" : "; " + std::to_string(skipped.size()) + " line(s) were skipped, the first: " +
+                                                skipped.front()),
                 ExitCode::Usage);
   const std::string plots = (fs::path(out_dir) / "plots").string();
   fs::create_directories(plots);
   std::string md = "# " + experiment.name + "\n\n" + experiment.what + ".\n\nSweep `" + sweep.source + "` (" +
                    std::to_string(done) + " of " + std::to_string(runs.size()) + " points done), results in `" +
-                   out_dir + "/results.jsonl`. Definitions: docs/experiments.md.\n" + missing_note(runs) + "\n";
+                   out_dir + "/results.jsonl`. Definitions: docs/experiments.md.\n" + missing_note(runs) +
+                   (skipped_note.empty() ? "" : "\nResults lines skipped:\n\n" + skipped_note) + "\n";
   if (experiment.name == "li2-wd") md += report_li2_wd(runs, plots);
   if (experiment.name == "li2-pstar") md += report_li2_pstar(runs, plots);
   if (experiment.name == "li2-width") md += report_li2_width(runs, plots);

@@ -469,6 +469,14 @@ TEST(ExperimentCommand, MissingDefaultSweepHintsAndEmptyResultsAreErrors) {
   EXPECT_NE(e.find("run `grokjit experiment li2-wd` without --report-only first"), std::string::npos) << e;
   EXPECT_FALSE(std::filesystem::exists(dir.path / "out" / "report.md"));
   EXPECT_EQ(run_cli({"experiment", "li2-wd", "--report-only", "--out", args.sweep.out}), 2);
+  // Only rows that are not rows: the error says why they were skipped (they looked "missing").
+  std::filesystem::create_directories(args.sweep.out);
+  std::ofstream(dir.path / "out" / "results.jsonl") << R"({"id": "x", "summary": {"grokking_epoch": 3}})" << "\n";
+  const std::string skipped = error_of([&] { cli::run_experiment(args); }, ExitCode::Usage);
+  EXPECT_NE(skipped.find("1 line(s) were skipped, the first: " + args.sweep.out + "/results.jsonl:1: ignoring a line "
+                         "that is not a complete results row (no \"summary.config\""),
+            std::string::npos)
+      << skipped;
 }
 
 }  // namespace
