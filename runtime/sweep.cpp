@@ -453,6 +453,10 @@ json finished_summary(const fs::path& run_dir, const SweepPoint& p) {
                     "): " + first_difference(identity_config(s["config"]), identity_config(p.config_json)) +
                     "; move that directory away",
                 ExitCode::Usage);
+  // Taken over as a row, it must be one the next scan keeps, or it would be taken over again on every run.
+  if (const std::string why = report::results_row_problem(json{{"id", p.id}, {"summary", s}}); !why.empty())
+    throw Error(file.string() + " is not a summary a finished run writes (" + why + "); move that directory away",
+                ExitCode::Usage);
   return s;
 }
 

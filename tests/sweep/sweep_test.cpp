@@ -397,6 +397,22 @@ TEST_F(SweepTest, AStopAfterTheLastEpochStillGivesTheFinalMetrics) {
   EXPECT_EQ(rows(plain).begin()->second["summary"]["final"]["epoch"], 4);
 }
 
+// A finished run's summary.json that no run writes (edited: grokking epoch -5)
+// is not taken over as a row: the next scan would skip that row and take the
+// summary over again, on every run. It is an error naming the file.
+TEST_F(SweepTest, AnImpossibleSummaryIsNotTakenOver) {
+  const Sweep s = parse_sweep(tiny_sweep(), "tiny.json", "");
+  const std::string out = dir("impossible_summary");
+  run_sweep(s, options(out));
+  const std::string summary_file = out + "/runs/" + s.points[0].id + "/summary.json";
+  json summary = json::parse(read_text_file(summary_file, "summary"));
+  summary["grokking_epoch"] = -5;
+  write_file_atomically(summary_file, summary.dump());
+  fs::remove(out + "/results.jsonl");
+  expect_error([&] { run_sweep(s, options(out)); }, ExitCode::Usage,
+               {summary_file + " is not a summary a finished run writes (\"summary.grokking_epoch\" is -5"});
+}
+
 // A results file whose last line a kill cut short: a warning naming file and
 // line, that run again, and the next row starts on a line of its own.
 TEST_F(SweepTest, ATornResultsLineIsReportedAndItsRunRedone) {
