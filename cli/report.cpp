@@ -2,7 +2,6 @@
 // results (runtime/report.h; docs/report.md).
 #include <cstdio>
 #include <ostream>
-#include <sstream>
 
 #include "cli/commands.h"
 #include "ir/error.h"
@@ -31,12 +30,7 @@ int run_report(const ReportArgs& args, std::ostream& out) {
   runtime::report::Options o;
   o.results = args.results;
   o.out = args.out;
-  if (args.by) {  // every part, empty ones too: "--by ''" or "a,,b" is a mistake (write_report says so)
-    o.by.clear();
-    std::stringstream parts(*args.by + ",");  // the trailing ',' keeps a trailing empty part
-    std::string f;
-    while (std::getline(parts, f, ',')) o.by.push_back(f);
-  }
+  if (args.by) o.by = runtime::report::split_commas(*args.by);  // "--by ''" or "a,,b": write_report names the mistake
   o.curves = args.curves;
   o.plots = !args.no_plots;
   o.plot.gnuplot = args.gnuplot;

@@ -2,7 +2,6 @@
 
 #include <Eigen/Dense>
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -78,9 +77,7 @@ std::string text_at(const json& plan, const char* key, const std::string& fallba
 
 // An optimizer's label names its plot file (stable-lr-loss-LABEL) and its report rows.
 bool plain_label(const std::string& label) {
-  return !label.empty() && std::all_of(label.begin(), label.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-  });
+  return !label.empty() && std::all_of(label.begin(), label.end(), is_name_char);
 }
 
 // Everything one optimizer needs: compiled train step, gradient and eval

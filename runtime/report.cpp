@@ -43,8 +43,17 @@ const json* epoch_cap_field(const json& config, const json* summary) {
   return nullptr;
 }
 
-// Why `row` is not a complete results row, or "" (results_row_problem).
-std::string incomplete(const json& row) {
+}  // namespace
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> parts;
+  std::stringstream in(text + ",");  // the trailing ',' keeps a trailing empty part
+  for (std::string part; std::getline(in, part, ',');) parts.push_back(part);
+  return parts;
+}
+
+// report.h: why `row` is not a complete results row, or "".
+std::string results_row_problem(const json& row) {
   if (!row.is_object()) return "not a JSON object";
   if (!row.contains("id") || !row["id"].is_string() || row["id"].get<std::string>().empty()) return "no \"id\"";
   if (!row.contains("summary")) return "no \"summary\"";
@@ -87,6 +96,8 @@ std::string incomplete(const json& row) {
   return "";
 }
 
+namespace {
+
 int64_t epoch_cap(const json& config, const json* summary) {
   const json* cap = epoch_cap_field(config, summary);
   return cap && cap->is_number() ? cap->get<int64_t>() : 0;
@@ -109,7 +120,7 @@ Run make_run(json row, const std::string& source) {
       r.grokked = true;
       r.time = s["grokking_epoch"].get<double>();
     } else {
-      r.time = s.value("epochs_run", json(r.cap)).get<double>();  // a whole number (incomplete() checked it)
+      r.time = s.value("epochs_run", json(r.cap)).get<double>();  // a whole number (results_row_problem() checked it)
     }
   }
   r.row = std::move(row);
@@ -411,9 +422,7 @@ void Reporter::check_curves() {
   if (opt_.curves.empty()) throw Error("--curves: empty; give run ids, 'auto' or 'none'", ExitCode::Usage);
   std::set<std::string> ids;
   for (const Run& r : loaded_.runs) ids.insert(r.id);
-  std::stringstream parts(opt_.curves + ",");  // the trailing ',' keeps a trailing empty id
-  std::string id;
-  while (std::getline(parts, id, ',')) {
+  for (const std::string& id : split_commas(opt_.curves)) {
     if (id.empty())
       throw Error("--curves '" + opt_.curves + "': an empty id; give ids separated by single commas", ExitCode::Usage);
     if (!ids.count(id))
@@ -1183,7 +1192,6 @@ Written Reporter::run() {
 
 }  // namespace
 
-std::string results_row_problem(const json& row) { return incomplete(row); }
 
 const json* field(const Run& run, const std::string& path) {
   if (path.rfind("point.", 0) == 0) {
@@ -1253,7 +1261,7 @@ Loaded load_results(const std::vector<std::string>& paths) {
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
       ++out.lines;
       json row = json::parse(line, nullptr, false);
-      std::string why = row.is_discarded() ? "not valid JSON" : incomplete(row);
+      std::string why = row.is_discarded() ? "not valid JSON" : results_row_problem(row);
       if (!why.empty()) {
         out.warnings.push_back(where(path, n) + ": skipped a line that is not a complete results row (" + why +
                                "; a write cut short?)");

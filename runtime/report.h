@@ -52,6 +52,10 @@ struct Loaded {
 // same test, so both agree on which rows count.
 std::string results_row_problem(const nlohmann::json& row);
 
+// A comma-separated option (--by, --curves) split into every part, empty
+// ones too ("a,,b" -> a, "", b; "" -> ""): an empty part is a mistake to name.
+std::vector<std::string> split_commas(const std::string& text);
+
 // Reads and merges results files. A line that is not a complete row (bad
 // JSON, or results_row_problem) is skipped with a warning naming FILE:LINE.
 // A repeated id whose row agrees with the first (ignoring when it finished

@@ -250,8 +250,7 @@ std::string describe_bounds(const Rule& rule, bool integer) {
 // not "." or "..", which would put a run elsewhere.
 bool is_run_name(std::string_view text) {
   return !text.empty() && text.size() <= 128 && text != "." && text != ".." &&
-         text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
-             std::string_view::npos;
+         std::all_of(text.begin(), text.end(), is_name_char);
 }
 
 template <class T>
@@ -893,8 +892,7 @@ std::string file_stem(const std::string& path) {
 std::string run_name_from_file(const std::string& path) {
   std::string name;
   for (const char c : file_stem(path)) {
-    const bool allowed = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
-    if (allowed) name += c;
+    if (is_name_char(c)) name += c;
     else if (!name.empty() && name.back() != '-') name += '-';
   }
   while (!name.empty() && name.back() == '-') name.pop_back();
@@ -905,6 +903,8 @@ std::string run_name_from_file(const std::string& path) {
 }  // namespace
 
 // ---------------------------------------------------------------- public API
+
+bool is_name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'; }
 
 nlohmann::json parse_json_text(std::string_view text, std::string_view source, ExitCode code) {
   try {

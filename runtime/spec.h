@@ -50,6 +50,10 @@ std::string first_difference(const nlohmann::json& a, const nlohmann::json& b);
 // Every field of `config`, for summary.json; parse_spec(spec_to_json(c)) == c.
 nlohmann::json spec_to_json(const RunConfig& config);
 
+// Letters, digits, '.', '_' and '-': what run names (folder names), sweep
+// labels and the ids and file names made of them may hold.
+bool is_name_char(char c);
+
 // Parses JSON text strictly: a syntax error says "source:line:column: ...",
 // a duplicate key (which JSON parsers silently resolve) is an error naming
 // the object's path. Both throw Error with `code`.

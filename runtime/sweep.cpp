@@ -67,7 +67,7 @@ std::string stem_of(const std::string& path) { return fs::path(path).stem().stri
 // Letters, digits, '.', '_', '-' (what a run name allows); anything else becomes '_'.
 std::string id_safe(const std::string& text) {
   std::string out;
-  for (char c : text) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-') ? c : '_';
+  for (char c : text) out += is_name_char(c) ? c : '_';
   return out;
 }
 
@@ -294,25 +294,24 @@ class SweepParser {
   // its run did not use (or "set" a value that was ignored). "set" against
   // every axis, and axes against each other.
   void refuse_overlapping_sets(const std::vector<Axis>& axes, const std::string& where) {
-    auto overlap = [](const std::string& a, const std::string& b) {
-      return a == b || b.rfind(a + ".", 0) == 0 || a.rfind(b + ".", 0) == 0;
+    // Setting `outer` replaces `inner`: the same field, or one inside that object.
+    auto covers = [](const std::string& outer, const std::string& inner) {
+      return inner == outer || inner.rfind(outer + ".", 0) == 0;
     };
-    auto paths_of = [](const Axis& axis) {
-      std::set<std::string> paths;
-      for (const AxisValue& v : axis.values)
-        for (const auto& [path, unused] : v.sets) paths.insert(path);
-      return paths;
-    };
+    std::vector<std::set<std::string>> paths(axes.size());
+    for (size_t i = 0; i < axes.size(); ++i)
+      for (const AxisValue& v : axes[i].values)
+        for (const auto& [path, unused] : v.sets) paths[i].insert(path);
     for (size_t i = 0; i < axes.size(); ++i) {
       const std::string at = where + "/" + pointer_token(axes[i].name);
-      for (const std::string& path : paths_of(axes[i])) {
+      for (const std::string& path : paths[i]) {
         // (An axis that refines a field of an object "set" gives is fine: it applies after.)
         for (const auto& [fixed, unused] : sets_)
-          if (fixed == path || fixed.rfind(path + ".", 0) == 0)
+          if (covers(path, fixed))
             fail(source_, at, "sets '" + path + "', which \"set\" fixes too ('" + fixed + "'); remove it from one of them");
         for (size_t j = i + 1; j < axes.size(); ++j)
-          for (const std::string& other : paths_of(axes[j]))
-            if (overlap(path, other))
+          for (const std::string& other : paths[j])
+            if (covers(path, other) || covers(other, path))
               fail(source_, at, "sets '" + path + "', which axis '" + axes[j].name + "' sets too ('" + other +
                                     "'): the later one would win; set each field in one axis only");
       }
@@ -591,10 +590,11 @@ size_t check_results_match(const Sweep& sweep, ResultsScan& scan) {
   return foreign;
 }
 
-void append_result_line(const std::string& path, const nlohmann::json& row) {
-  std::string line = row.dump() + "\n";
+// Appends `lines` (whole lines, each ending in '\n') with one write(2) and an
+// fsync; `what` names the file in errors ("results file").
+static void append_lines(const std::string& path, std::string line, const std::string& what) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error("cannot open results file " + path + ": " + std::strerror(errno), ExitCode::Io);
+  if (fd < 0) throw Error("cannot open " + what + " " + path + ": " + std::strerror(errno), ExitCode::Io);
   // A torn last line (a writer killed mid-line) must not swallow this row.
   struct stat st {};
   char last = '\n';
@@ -611,9 +611,13 @@ void append_result_line(const std::string& path, const nlohmann::json& row) {
   const bool synced = ::fsync(fd) == 0;
   ::close(fd);
   if (written != static_cast<ssize_t>(line.size()) || !synced)
-    throw Error("cannot append to results file " + path + ": " +
+    throw Error("cannot append to " + what + " " + path + ": " +
                     (written < 0 ? std::strerror(write_errno) : "short write or fsync failed"),
                 ExitCode::Io);
+}
+
+void append_result_line(const std::string& path, const nlohmann::json& row) {
+  append_lines(path, row.dump() + "\n", "results file");
 }
 
 std::pair<int, int> parse_shard(const std::string& text, const std::string& what) {
@@ -752,13 +756,7 @@ static void keep_damaged_lines(const ResultsScan& scan, const std::string& out_d
     ++lines;
   }
   if (lines == 0) return;
-  const int fd = ::open(kept.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error("cannot open " + kept + " to keep the damaged lines of " + results + ": " + std::strerror(errno), ExitCode::Io);
-  const ssize_t written = ::write(fd, text.data(), text.size());
-  const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (written != static_cast<ssize_t>(text.size()) || !synced)
-    throw Error("cannot write " + kept + " (the damaged lines of " + results + "); nothing was merged", ExitCode::Io);
+  append_lines(kept, text, "the file for the damaged lines of " + results + " (nothing was merged):");
   messages->push_back("moved " + std::to_string(lines) + " line(s) of " + results + " that are not results rows to " + kept);
 }
 
